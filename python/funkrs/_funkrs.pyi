@@ -1,0 +1,68 @@
+"""Type stubs of the Rust extension module (private: use the public Python API)."""
+
+from collections.abc import Callable
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+class FunkrsError(Exception): ...
+class ConvergenceError(FunkrsError): ...
+
+def default_n_threads() -> int: ...
+def sgd_fit(
+    users: npt.NDArray[np.uint32],
+    items: npt.NDArray[np.uint32],
+    ratings: npt.NDArray[np.float32],
+    n_users: int,
+    n_items: int,
+    *,
+    n_factors: int,
+    n_epochs: int,
+    lr: float,
+    reg: float,
+    init_std: float,
+    init_mean: float = 0.0,
+    biased: bool = True,
+    seed: int = 0,
+    n_blocks: int | None = None,
+    n_threads: int | None = None,
+    callback: Callable[[int, float, float], bool | None] | None = None,
+) -> tuple[
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    float,
+    list[tuple[int, float, float]],
+]: ...
+def predict(
+    user_factors: npt.NDArray[np.float32],
+    item_factors: npt.NDArray[np.float32],
+    user_bias: npt.NDArray[np.float32],
+    item_bias: npt.NDArray[np.float32],
+    global_mean: float,
+    biased: bool,
+    users: npt.NDArray[np.int64],
+    items: npt.NDArray[np.int64],
+    *,
+    clip: tuple[float, float] | None = None,
+    unknown_nan: bool = False,
+    n_threads: int | None = None,
+) -> npt.NDArray[np.float32]: ...
+def top_n(
+    queries: npt.NDArray[np.float32],
+    offsets: npt.NDArray[np.float32],
+    targets: npt.NDArray[np.float32],
+    target_bias: npt.NDArray[np.float32],
+    n: int,
+    *,
+    exclude: tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]
+    | None = None,
+    candidates: npt.NDArray[np.uint32] | None = None,
+    n_threads: int | None = None,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]: ...
+def csr_from_coo(
+    rows: npt.NDArray[np.uint32], cols: npt.NDArray[np.uint32], n_rows: int
+) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint32]]: ...

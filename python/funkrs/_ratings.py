@@ -1,0 +1,367 @@
+"""The :class:`Ratings` container: inner-id arrays, rating values and vocabularies."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from funkrs._vocab import Vocabulary, normalize_ids, show_id
+from funkrs.exceptions import RatingsError
+
+if TYPE_CHECKING:
+    import polars as pl
+
+__all__ = ["DuplicatePolicy", "Ratings", "train_test_split"]
+
+DuplicatePolicy = Literal["error", "last", "mean"]
+
+
+class Ratings:
+    """Explicit ratings with dense inner ids.
+
+    Build one with :meth:`from_frame`, :meth:`from_arrays` or :func:`funkrs.read_ratings`
+    rather than the constructor, which trusts its arguments.
+
+    Attributes
+    ----------
+    users, items : numpy.ndarray
+        ``uint32`` inner ids, one per rating.
+    values : numpy.ndarray
+        ``float32`` ratings.
+    user_vocab, item_vocab : Vocabulary
+        Raw ↔ inner id maps.
+    rating_scale : tuple of float
+        ``(lowest, highest)`` possible rating, used to clip predictions.
+    """
+
+    __slots__ = ("item_vocab", "items", "rating_scale", "user_vocab", "users", "values")
+
+    def __init__(
+        self,
+        users: np.ndarray,
+        items: np.ndarray,
+        values: np.ndarray,
+        user_vocab: Vocabulary,
+        item_vocab: Vocabulary,
+        rating_scale: tuple[float, float],
+    ) -> None:
+        self.users = users
+        self.items = items
+        self.values = values
+        self.user_vocab = user_vocab
+        self.item_vocab = item_vocab
+        self.rating_scale = rating_scale
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def from_arrays(
+        cls,
+        users: npt.ArrayLike,
+        items: npt.ArrayLike,
+        values: npt.ArrayLike,
+        *,
+        rating_scale: tuple[float, float] | None = None,
+        duplicates: DuplicatePolicy = "error",
+    ) -> Ratings:
+        """Build ratings from three equally long arrays of raw user ids, raw item ids, ratings.
+
+        Parameters
+        ----------
+        users, items : array-like
+            Raw ids: integers or strings (any mix across the two arrays).
+        values : array-like
+            Numeric ratings; NaN, infinities and nulls are rejected.
+        rating_scale : (float, float), optional
+            Lowest and highest possible rating; inferred from the data when omitted.
+        duplicates : {"error", "last", "mean"}
+            What to do with repeated (user, item) pairs: raise (default), keep the last
+            rating, or average them.
+
+        Returns
+        -------
+        Ratings
+
+        Raises
+        ------
+        RatingsError
+            Lengths differ, data is empty, a value is null/non-finite/non-numeric, ids are of
+            mixed types, or a pair is duplicated with ``duplicates="error"``.
+
+        Examples
+        --------
+        >>> r = Ratings.from_arrays(["ann", "bob", "ann"], [10, 10, 20], [4.0, 3.5, 5.0])
+        >>> len(r), r.n_users, r.n_items
+        (3, 2, 2)
+        """
+        u_raw = normalize_ids(users, "user")
+        i_raw = normalize_ids(items, "item")
+        vals = _rating_values(values, "rating")
+        if not (len(u_raw) == len(i_raw) == len(vals)):
+            raise RatingsError(
+                f"users, items and values must have the same length, got "
+                f"{len(u_raw)}, {len(i_raw)} and {len(vals)}"
+            )
+        if len(vals) == 0:
+            raise RatingsError("no ratings: the data is empty")
+        user_vocab, u = Vocabulary.from_values(u_raw)
+        item_vocab, i = Vocabulary.from_values(i_raw)
+        u, i, vals = _resolve_duplicates(u, i, vals, len(item_vocab), duplicates, u_raw, i_raw)
+        scale = _check_scale(rating_scale, vals)
+        return cls(u, i, vals.astype(np.float32), user_vocab, item_vocab, scale)
+
+    @classmethod
+    def from_frame(
+        cls,
+        frame: Any,
+        user: str = "user",
+        item: str = "item",
+        rating: str = "rating",
+        *,
+        rating_scale: tuple[float, float] | None = None,
+        duplicates: DuplicatePolicy = "error",
+    ) -> Ratings:
+        """Build ratings from a Polars, pandas or pyarrow table.
+
+        Parameters
+        ----------
+        frame : polars.DataFrame, polars.LazyFrame, pandas.DataFrame or pyarrow.Table
+            The ratings, one row each.
+        user, item, rating : str
+            Column names.
+        rating_scale, duplicates
+            As in :meth:`from_arrays`.
+
+        Returns
+        -------
+        Ratings
+        """
+        from funkrs.io import columns_from_frame
+
+        u, i, r = columns_from_frame(frame, user, item, rating)
+        try:
+            return cls.from_arrays(u, i, r, rating_scale=rating_scale, duplicates=duplicates)
+        except RatingsError as exc:
+            raise RatingsError(_with_columns(str(exc), user, item, rating)) from None
+
+    # -- views ------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.values)
+
+    @property
+    def n_users(self) -> int:
+        """Number of distinct users."""
+        return len(self.user_vocab)
+
+    @property
+    def n_items(self) -> int:
+        """Number of distinct items."""
+        return len(self.item_vocab)
+
+    @property
+    def density(self) -> float:
+        """Fraction of the user × item matrix that is observed."""
+        return len(self) / max(1, self.n_users * self.n_items)
+
+    def __repr__(self) -> str:
+        lo, hi = self.rating_scale
+        return (
+            f"Ratings({len(self):,} ratings, {self.n_users:,} users, {self.n_items:,} items, "
+            f"scale {lo:g}–{hi:g})"
+        )
+
+    def raw_users(self) -> np.ndarray:
+        """Raw user id of every rating."""
+        return self.user_vocab.ids(self.users)
+
+    def raw_items(self) -> np.ndarray:
+        """Raw item id of every rating."""
+        return self.item_vocab.ids(self.items)
+
+    def to_frame(self) -> pl.DataFrame:
+        """The ratings as a Polars frame with columns ``user``, ``item``, ``rating``."""
+        import polars as pl
+
+        return pl.DataFrame(
+            {"user": self.raw_users(), "item": self.raw_items(), "rating": self.values}
+        )
+
+    def take(self, indices: npt.ArrayLike) -> Ratings:
+        """Subset of the ratings at ``indices``, with vocabularies shrunk to the ids used."""
+        idx = np.asarray(indices)
+        if idx.dtype == bool:
+            idx = np.flatnonzero(idx)
+        idx = idx.astype(np.int64, copy=False)
+        if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
+            raise IndexError(f"indices must be in [0, {len(self)})")
+        u_keep, u = np.unique(self.users[idx], return_inverse=True)
+        i_keep, i = np.unique(self.items[idx], return_inverse=True)
+        return Ratings(
+            u.reshape(-1).astype(np.uint32),
+            i.reshape(-1).astype(np.uint32),
+            self.values[idx],
+            _sub_vocab(self.user_vocab, u_keep),
+            _sub_vocab(self.item_vocab, i_keep),
+            self.rating_scale,
+        )
+
+
+def _sub_vocab(vocab: Vocabulary, keep: np.ndarray) -> Vocabulary:
+    sub = Vocabulary.__new__(Vocabulary)
+    sub.__setstate__({"ids": vocab.ids_array[keep]})
+    return sub
+
+
+def _with_columns(msg: str, user: str, item: str, rating: str) -> str:
+    for word, col in (("user", user), ("item", item), ("rating", rating)):
+        if msg.startswith(f"{word} "):
+            return f"column {col!r}: {msg}"
+    return msg
+
+
+def _rating_values(values: npt.ArrayLike, what: str) -> np.ndarray:
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise RatingsError(f"{what} values must be one-dimensional, got shape {arr.shape}")
+    if arr.dtype.kind == "O":
+        missing = np.frompyfunc(lambda v: v is None, 1, 1)(arr).astype(bool)
+        if missing.any():
+            row = int(np.argmax(missing))
+            raise RatingsError(f"{what} at row {row} is missing (null)")
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            bad = next(j for j, v in enumerate(arr) if not _is_number(v))
+            raise RatingsError(
+                f"{what} values must be numeric; row {bad} holds {show_id(arr[bad])}"
+            ) from None
+    if arr.dtype.kind not in "iuf" or arr.dtype.kind == "b":
+        raise RatingsError(f"{what} values must be numeric, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=False)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise RatingsError(f"{what} at row {row} is {arr[row]}; ratings must be finite")
+    big = np.abs(arr) > np.finfo(np.float32).max
+    if big.any():
+        row = int(np.argmax(big))
+        raise RatingsError(f"{what} at row {row} ({arr[row]}) does not fit in float32")
+    return arr
+
+
+def _is_number(v: object) -> bool:
+    try:
+        float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+    return not isinstance(v, str)
+
+
+def _check_scale(scale: tuple[float, float] | None, vals: np.ndarray) -> tuple[float, float]:
+    lo_data, hi_data = float(vals.min()), float(vals.max())
+    if scale is None:
+        return (lo_data, hi_data)
+    try:
+        lo, hi = (float(scale[0]), float(scale[1]))
+    except (TypeError, ValueError, IndexError):
+        raise RatingsError(f"rating_scale must be a (low, high) pair, got {scale!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise RatingsError(f"rating_scale must be finite with low < high, got {scale!r}")
+    if lo_data < lo or hi_data > hi:
+        raise RatingsError(
+            f"ratings span [{lo_data:g}, {hi_data:g}], outside rating_scale ({lo:g}, {hi:g})"
+        )
+    return (lo, hi)
+
+
+def _resolve_duplicates(
+    u: np.ndarray,
+    i: np.ndarray,
+    vals: np.ndarray,
+    n_items: int,
+    policy: str,
+    u_raw: np.ndarray,
+    i_raw: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    if policy not in ("error", "last", "mean"):
+        raise ValueError(f"duplicates must be 'error', 'last' or 'mean', got {policy!r}")
+    key = u.astype(np.uint64) * np.uint64(n_items) + i.astype(np.uint64)
+    order = np.argsort(key, kind="stable")
+    sk = key[order]
+    is_dup = sk[1:] == sk[:-1]
+    if not is_dup.any():
+        return u, i, vals
+    if policy == "error":
+        second_rows = order[1:][is_dup]
+        j = int(np.argmin(second_rows))
+        row = int(second_rows[j])
+        first = int(order[np.flatnonzero(is_dup)[j]])
+        raise RatingsError(
+            f"duplicate rating for user {show_id(u_raw[row])} and item "
+            f"{show_id(i_raw[row])} at rows "
+            f"{first} and {row}; pass duplicates='last' or duplicates='mean' to combine them"
+        )
+    starts = np.flatnonzero(np.concatenate(([True], ~is_dup)))
+    ends = np.append(starts[1:], len(sk))
+    if policy == "last":
+        rows = order[ends - 1]
+        new_vals = vals[rows]
+    else:
+        sums = np.add.reduceat(vals[order], starts)
+        new_vals = sums / (ends - starts)
+        rows = order[starts]
+    keep = np.argsort(rows, kind="stable")
+    rows = rows[keep]
+    return u[rows], i[rows], new_vals[keep]
+
+
+def train_test_split(
+    ratings: Ratings,
+    test_size: float | int = 0.2,
+    *,
+    random_state: int | np.random.Generator | None = None,
+    shuffle: bool = True,
+) -> tuple[Ratings, Ratings]:
+    """Split ratings at random into a training and a test set.
+
+    The rows are permuted with ``numpy.random.default_rng(random_state).permutation``; the
+    first ``n - n_test`` rows of the permutation form the training set. With
+    ``random_state=0`` and ``test_size=0.2`` this is the fixed MovieLens-small split that
+    funkrs' reference figures use.
+
+    Parameters
+    ----------
+    ratings : Ratings
+        The data to split.
+    test_size : float or int
+        Fraction in (0, 1) or a count of test ratings.
+    random_state : int, numpy.random.Generator or None
+        Seed of the permutation.
+    shuffle : bool
+        If False, the last ratings (in their current order) form the test set.
+
+    Returns
+    -------
+    (Ratings, Ratings)
+        Training and test sets, each with its own vocabularies.
+    """
+    n = len(ratings)
+    n_test = _n_test(test_size, n)
+    order = np.random.default_rng(random_state).permutation(n) if shuffle else np.arange(n)
+    return ratings.take(np.sort(order[: n - n_test])), ratings.take(np.sort(order[n - n_test :]))
+
+
+def _n_test(test_size: float | int, n: int) -> int:
+    if isinstance(test_size, bool) or not isinstance(test_size, (int, float, np.number)):
+        raise ValueError(f"test_size must be a float in (0, 1) or an int, got {test_size!r}")
+    if isinstance(test_size, (float, np.floating)):
+        if not 0.0 < test_size < 1.0:
+            raise ValueError(f"test_size as a fraction must be in (0, 1), got {test_size}")
+        n_test = math.ceil(float(test_size) * n)
+    else:
+        n_test = int(test_size)
+    if not 0 < n_test < n:
+        raise ValueError(f"test_size={test_size!r} leaves an empty train or test set (n={n})")
+    return n_test

@@ -1,0 +1,201 @@
+"""Mapping between raw ids (any integers or strings) and dense inner ids ``0..n-1``."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from funkrs.exceptions import RatingsError, UnknownIdError
+
+__all__ = ["Vocabulary", "normalize_ids", "show_id"]
+
+
+def show_id(value: Any) -> str:
+    """``repr`` of an id without numpy's type wrapper (``'a'``, not ``np.str_('a')``)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def normalize_ids(values: Any, what: str) -> np.ndarray:
+    """Return ``values`` as a 1-D ``int64`` or unicode array, or raise naming the problem.
+
+    Integral floats (``3.0``) become integers; booleans, fractional floats, NaN, ``None`` and
+    mixtures of strings and numbers are rejected.
+    """
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        arr = arr.reshape(-1) if arr.ndim == 0 else arr
+        if arr.ndim != 1:
+            raise RatingsError(f"{what} ids must be one-dimensional, got shape {arr.shape}")
+    kind = arr.dtype.kind
+    if kind in "iu":
+        if kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
+            raise RatingsError(f"{what} ids do not fit in int64")
+        return arr.astype(np.int64, copy=False)
+    if kind == "U":
+        return arr
+    if kind == "f":
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise RatingsError(
+                f"{what} id at row {row} is {show_id(arr[row])}; float ids must be whole numbers"
+            )
+        return arr.astype(np.int64)
+    if kind == "b":
+        raise RatingsError(f"{what} ids must be integers or strings, got booleans")
+    if kind in "OST":
+        return _normalize_objects(arr, what)
+    raise RatingsError(f"{what} ids must be integers or strings, got dtype {arr.dtype}")
+
+
+def _normalize_objects(arr: np.ndarray, what: str) -> np.ndarray:
+    if arr.dtype.kind == "S":
+        return arr.astype(str)
+    if arr.dtype.kind == "T":  # numpy's variable-width StringDType
+        return arr.astype(str)
+    is_none = np.frompyfunc(lambda v: v is None or (isinstance(v, float) and v != v), 1, 1)
+    missing = is_none(arr).astype(bool)
+    if missing.any():
+        row = int(np.argmax(missing))
+        raise RatingsError(f"{what} id at row {row} is missing (null)")
+    is_str = np.frompyfunc(lambda v: isinstance(v, str), 1, 1)(arr).astype(bool)
+    if is_str.all():
+        return arr.astype(str)
+    is_int = np.frompyfunc(
+        lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)), 1, 1
+    )(arr).astype(bool)
+    if is_int.all():
+        return arr.astype(np.int64)
+    row = (
+        int(np.argmax(~is_str & ~is_int)) if not (is_str | is_int).all() else int(np.argmax(is_str))
+    )
+    raise RatingsError(
+        f"{what} ids must be all integers or all strings; row {row} holds {show_id(arr[row])} "
+        f"({type(arr[row]).__name__})"
+    )
+
+
+class Vocabulary:
+    """Sorted unique raw ids; the position of an id is its inner id.
+
+    Parameters
+    ----------
+    ids : array-like
+        Distinct raw ids (integers or strings). They are sorted if they are not already.
+
+    Examples
+    --------
+    >>> vocab = Vocabulary(["b", "a", "c"])
+    >>> vocab.numbers(["c", "a"]).tolist()
+    [2, 0]
+    >>> vocab.ids([1]).tolist()
+    ['b']
+    """
+
+    __slots__ = ("_ids",)
+
+    def __init__(self, ids: npt.ArrayLike) -> None:
+        arr = normalize_ids(ids, "vocabulary")
+        uniq = np.unique(arr)
+        if len(uniq) != len(arr):
+            raise RatingsError("vocabulary ids must be distinct")
+        uniq.flags.writeable = False
+        self._ids = uniq
+
+    @classmethod
+    def from_values(cls, values: np.ndarray) -> tuple[Vocabulary, np.ndarray]:
+        """Build the vocabulary of ``values`` (already normalised) and their inner ids."""
+        uniq, codes = np.unique(values, return_inverse=True)
+        vocab = cls.__new__(cls)
+        uniq.flags.writeable = False
+        vocab._ids = uniq
+        return vocab, codes.reshape(-1).astype(np.uint32)
+
+    @property
+    def ids_array(self) -> np.ndarray:
+        """The sorted raw ids (read-only)."""
+        return self._ids
+
+    @property
+    def is_string(self) -> bool:
+        """Whether the raw ids are strings."""
+        return self._ids.dtype.kind == "U"
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __contains__(self, raw: object) -> bool:
+        return bool(self.numbers(np.asarray([raw]), missing="negative")[0] >= 0)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Vocabulary):
+            return NotImplemented
+        return self._ids.dtype.kind == other._ids.dtype.kind and np.array_equal(
+            self._ids, other._ids
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        kind = "str" if self.is_string else "int"
+        return f"Vocabulary({len(self)} {kind} ids)"
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"ids": self._ids}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        ids = np.asarray(state["ids"])
+        ids.flags.writeable = False
+        self._ids = ids
+
+    def numbers(
+        self, raw: npt.ArrayLike, missing: Literal["error", "negative"] = "error"
+    ) -> np.ndarray:
+        """Inner ids (``int64``) of raw ids, vectorised.
+
+        Parameters
+        ----------
+        raw : array-like
+            Raw ids to look up.
+        missing : {"error", "negative"}
+            What to do with ids not in the vocabulary: raise :class:`UnknownIdError` naming
+            the first one, or return ``-1`` for them.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``int64`` inner ids, the same length as ``raw``.
+        """
+        arr = np.asarray(raw)
+        if arr.ndim == 0:
+            arr = arr.reshape(1)
+        out = np.full(arr.shape, -1, dtype=np.int64)
+        if len(self._ids) == 0 or arr.size == 0:
+            found = np.zeros(arr.shape, dtype=bool)
+        else:
+            try:
+                query = normalize_ids(arr, "query")
+            except RatingsError:
+                query = None
+            if query is None or (query.dtype.kind == "U") != self.is_string:
+                found = np.zeros(arr.shape, dtype=bool)
+            else:
+                pos = np.searchsorted(self._ids, query)
+                pos_c = np.minimum(pos, len(self._ids) - 1)
+                found = self._ids[pos_c] == query
+                out[found] = pos_c[found]
+        if missing == "error" and not found.all():
+            first = int(np.argmax(~found))
+            raise UnknownIdError(
+                f"id {show_id(arr[first])} (position {first}) is not in the vocabulary"
+            )
+        return out
+
+    def ids(self, inner: npt.ArrayLike) -> np.ndarray:
+        """Raw ids of inner ids (vectorised)."""
+        idx = np.asarray(inner, dtype=np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= len(self._ids)):
+            raise IndexError(f"inner ids must be in [0, {len(self._ids)})")
+        return self._ids[idx]

@@ -1,0 +1,466 @@
+"""The user-facing estimator :class:`MatrixFactorization`."""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from funkrs import _funkrs
+from funkrs import solvers as _solvers
+from funkrs._base import BaseEstimator
+from funkrs._ratings import Ratings
+from funkrs._vocab import Vocabulary, show_id
+from funkrs.exceptions import NotFittedError, UnknownIdError
+
+if TYPE_CHECKING:
+    from funkrs.solvers import EpochCallback, Factors
+
+__all__ = ["MatrixFactorization"]
+
+UnknownPolicy = Literal["baseline", "nan", "error"]
+Metric = Literal["cosine", "dot", "euclidean"]
+
+
+class MatrixFactorization(BaseEstimator):
+    """Matrix factorization for explicit ratings: ``r̂ = μ + b_u + b_i + p_u·q_i``.
+
+    The solver is chosen by name (see :func:`funkrs.solvers.available`); parameters that
+    every solver understands are named arguments, solver-specific ones go in
+    ``solver_options``. Defaults follow Surprise's ``SVD``.
+
+    Parameters
+    ----------
+    solver : str
+        Registered solver name, ``"funk-sgd"`` by default.
+    n_factors : int
+        Number of latent factors.
+    n_epochs : int
+        Passes over the training ratings (iterative solvers).
+    lr : float
+        Learning rate (SGD).
+    reg : float
+        L2 regularisation of factors and biases.
+    init_std : float
+        Standard deviation of the random initial factors (SGD).
+    biased : bool
+        Learn ``μ + b_u + b_i`` (Funk SVD as in Surprise's ``SVD``); False gives ``p_u·q_i``.
+    random_state : int, numpy.random.Generator or None
+        Seed. With an int, refitting gives bit-identical factors whatever ``n_threads`` is.
+    n_threads : int or None
+        Threads for training and scoring; None uses ``FUNKRS_NUM_THREADS`` or all cores.
+    solver_options : mapping, optional
+        Extra keyword arguments for the solver (for funk-sgd: ``init_mean``, ``n_blocks``).
+    clip : bool
+        Clip predictions to the training data's rating scale.
+    unknown : {"baseline", "nan", "error"}
+        Prediction for a user or item not seen in training: the baseline (``μ`` plus
+        whichever bias is known, as Surprise does), NaN, or an :class:`UnknownIdError`.
+
+    Examples
+    --------
+    >>> import funkrs
+    >>> data = funkrs.datasets.synthetic(200, 100, 4000, random_state=0)
+    >>> model = funkrs.MatrixFactorization(n_factors=8, random_state=0).fit(data)
+    >>> model.predict(data.raw_users()[:3], data.raw_items()[:3]).shape
+    (3,)
+    """
+
+    def __init__(
+        self,
+        solver: str = "funk-sgd",
+        n_factors: int = 100,
+        n_epochs: int = 20,
+        lr: float = 0.005,
+        reg: float = 0.02,
+        *,
+        init_std: float = 0.1,
+        biased: bool = True,
+        random_state: int | np.random.Generator | None = None,
+        n_threads: int | None = None,
+        solver_options: Mapping[str, Any] | None = None,
+        clip: bool = True,
+        unknown: UnknownPolicy = "baseline",
+    ) -> None:
+        self.solver = solver
+        self.n_factors = n_factors
+        self.n_epochs = n_epochs
+        self.lr = lr
+        self.reg = reg
+        self.init_std = init_std
+        self.biased = biased
+        self.random_state = random_state
+        self.n_threads = n_threads
+        self.solver_options = solver_options
+        self.clip = clip
+        self.unknown = unknown
+
+    # -- fitting ----------------------------------------------------------------------------
+    def fit(
+        self, ratings: Ratings, *, callback: EpochCallback | None = None
+    ) -> MatrixFactorization:
+        """Learn factors from ``ratings``; any previous fit is discarded.
+
+        Parameters
+        ----------
+        ratings : Ratings
+            Training data (see :meth:`Ratings.from_frame` and :func:`funkrs.read_ratings`).
+        callback : callable, optional
+            ``callback(epoch, train_rmse, seconds)`` after each epoch of iterative solvers;
+            returning ``False`` stops training with ``KeyboardInterrupt``.
+
+        Returns
+        -------
+        MatrixFactorization
+            ``self``.
+
+        Raises
+        ------
+        ValueError
+            A hyperparameter is out of range.
+        funkrs.exceptions.ConvergenceError
+            Training diverged (try a smaller ``lr``).
+        """
+        if not isinstance(ratings, Ratings):
+            raise TypeError(
+                f"fit expects funkrs.Ratings, got {type(ratings).__name__}; build one with "
+                "funkrs.Ratings.from_frame(df, user=..., item=..., rating=...)"
+            )
+        params = self._fit_params()
+        solver = self._make_solver()
+        seed = _seed(self.random_state)
+        factors = solver.fit(
+            ratings, params, seed=seed, n_threads=self._threads(), callback=callback
+        )
+        factors = factors.validate(ratings.n_users, ratings.n_items)
+        self._set_fitted(ratings, factors)
+        return self
+
+    def _fit_params(self) -> _solvers.FitParams:
+        _check_int("n_factors", self.n_factors, 1)
+        _check_int("n_epochs", self.n_epochs, 0)
+        _check_float("lr", self.lr, positive=True)
+        _check_float("reg", self.reg)
+        _check_float("init_std", self.init_std)
+        if not isinstance(self.biased, (bool, np.bool_)):
+            raise ValueError(f"biased must be True or False, got {self.biased!r}")
+        self._check_policies()
+        return _solvers.FitParams(
+            n_factors=int(self.n_factors),
+            n_epochs=int(self.n_epochs),
+            lr=float(self.lr),
+            reg=float(self.reg),
+            init_std=float(self.init_std),
+            biased=bool(self.biased),
+        )
+
+    def _check_policies(self) -> None:
+        if self.unknown not in ("baseline", "nan", "error"):
+            raise ValueError(f"unknown must be 'baseline', 'nan' or 'error', got {self.unknown!r}")
+        if not isinstance(self.clip, (bool, np.bool_)):
+            raise ValueError(f"clip must be True or False, got {self.clip!r}")
+        self._threads()
+
+    def _threads(self) -> int | None:
+        if self.n_threads is None:
+            return None
+        _check_int("n_threads", self.n_threads, 1)
+        return int(self.n_threads)
+
+    def _make_solver(self) -> Any:
+        cls = _solvers.get(self.solver)
+        options = dict(self.solver_options or {})
+        if self.solver_options is not None and not isinstance(self.solver_options, Mapping):
+            raise TypeError(f"solver_options must be a mapping, got {self.solver_options!r}")
+        try:
+            return cls(**options)
+        except TypeError as exc:
+            raise TypeError(f"invalid solver_options for solver {self.solver!r}: {exc}") from None
+
+    def _set_fitted(self, ratings: Ratings, f: Factors) -> None:
+        self.user_factors_ = f.user_factors
+        self.item_factors_ = f.item_factors
+        self.user_bias_ = f.user_bias
+        self.item_bias_ = f.item_bias
+        self.global_mean_ = float(f.global_mean)
+        self.biased_ = bool(f.biased)
+        self.users_: Vocabulary = ratings.user_vocab
+        self.items_: Vocabulary = ratings.item_vocab
+        lo, hi = ratings.rating_scale
+        self.rating_scale_: tuple[float, float] = (float(lo), float(hi))
+        self.history_ = pl.DataFrame(
+            f.history, schema={"epoch": pl.Int64, "train_rmse": pl.Float64, "seconds": pl.Float64}
+        )
+        self.n_iter_ = len(f.history)
+        self.solver_ = self.solver
+        indptr, indices = _funkrs.csr_from_coo(
+            np.ascontiguousarray(ratings.users, dtype=np.uint32),
+            np.ascontiguousarray(ratings.items, dtype=np.uint32),
+            ratings.n_users,
+        )
+        self._seen_indptr = indptr
+        self._seen_indices = indices
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "user_factors_"):
+            raise NotFittedError(
+                f"this {type(self).__name__} is not fitted yet; call fit(ratings) first"
+            )
+
+    @property
+    def n_users_(self) -> int:
+        """Number of users seen in training."""
+        self._check_fitted()
+        return len(self.users_)
+
+    @property
+    def n_items_(self) -> int:
+        """Number of items seen in training."""
+        self._check_fitted()
+        return len(self.items_)
+
+    # -- prediction -------------------------------------------------------------------------
+    def predict(
+        self,
+        users: npt.ArrayLike,
+        items: npt.ArrayLike,
+        *,
+        unknown: UnknownPolicy | None = None,
+        clip: bool | None = None,
+    ) -> np.ndarray:
+        """Predict ratings for ``(users[j], items[j])`` pairs of raw ids (vectorised in Rust).
+
+        Parameters
+        ----------
+        users, items : array-like
+            Raw ids, equally long.
+        unknown : {"baseline", "nan", "error"}, optional
+            Override the estimator's ``unknown`` policy for this call.
+        clip : bool, optional
+            Override the estimator's ``clip`` setting for this call.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``float32`` predictions, one per pair.
+
+        Raises
+        ------
+        UnknownIdError
+            With ``unknown="error"``, naming the first unknown user or item.
+        """
+        self._check_fitted()
+        policy = self.unknown if unknown is None else unknown
+        if policy not in ("baseline", "nan", "error"):
+            raise ValueError(f"unknown must be 'baseline', 'nan' or 'error', got {policy!r}")
+        u_raw, i_raw = np.atleast_1d(np.asarray(users)), np.atleast_1d(np.asarray(items))
+        if u_raw.shape != i_raw.shape or u_raw.ndim != 1:
+            raise ValueError(
+                f"users and items must be 1-D and equally long, got shapes {u_raw.shape} "
+                f"and {i_raw.shape}"
+            )
+        u = self.users_.numbers(u_raw, missing="negative")
+        i = self.items_.numbers(i_raw, missing="negative")
+        if policy == "error":
+            _raise_unknown("user", u, u_raw)
+            _raise_unknown("item", i, i_raw)
+        do_clip = self.clip if clip is None else clip
+        return _funkrs.predict(
+            self.user_factors_,
+            self.item_factors_,
+            self.user_bias_,
+            self.item_bias_,
+            self.global_mean_,
+            self.biased_,
+            u,
+            i,
+            clip=self.rating_scale_ if do_clip else None,
+            unknown_nan=policy == "nan",
+            n_threads=self._threads(),
+        )
+
+    def predict_one(self, user: Any, item: Any) -> float:
+        """Predicted rating of one ``(user, item)`` pair of raw ids."""
+        return float(self.predict(np.asarray([user]), np.asarray([item]))[0])
+
+    # -- ranking ----------------------------------------------------------------------------
+    def recommend(
+        self,
+        users: npt.ArrayLike | None = None,
+        n: int = 10,
+        exclude_seen: bool = True,
+        items: npt.ArrayLike | None = None,
+    ) -> pl.DataFrame:
+        """Top-``n`` items for each user, by predicted rating.
+
+        Parameters
+        ----------
+        users : array-like or scalar, optional
+            Raw user ids; None recommends for every training user.
+        n : int
+            Recommendations per user (fewer when fewer candidates remain).
+        exclude_seen : bool
+            Skip the items the user rated in the training data.
+        items : array-like, optional
+            Restrict the candidates to these raw item ids.
+
+        Returns
+        -------
+        polars.DataFrame
+            Columns ``user``, ``item``, ``score`` (the unclipped predicted rating) and
+            ``rank`` (1 = best); ties are broken by the lower inner item id.
+
+        Raises
+        ------
+        UnknownIdError
+            A user or candidate item was not seen in training.
+        """
+        self._check_fitted()
+        _check_int("n", n, 0)
+        if users is None:
+            uidx = np.arange(self.n_users_, dtype=np.int64)
+        else:
+            uidx = self.users_.numbers(np.atleast_1d(np.asarray(users)), missing="error")
+        cands = None
+        if items is not None:
+            cands = np.unique(self.items_.numbers(np.atleast_1d(np.asarray(items)), "error"))
+        offsets = np.full(len(uidx), self.global_mean_ if self.biased_ else 0.0, np.float32)
+        if self.biased_:
+            offsets += self.user_bias_[uidx]
+        exclude = None
+        if exclude_seen:
+            exclude = (self._seen_indptr, self._seen_indices, uidx.astype(np.uint32))
+        ids, scores = _funkrs.top_n(
+            np.ascontiguousarray(self.user_factors_[uidx]),
+            offsets,
+            self.item_factors_,
+            self.item_bias_ if self.biased_ else np.zeros(0, np.float32),
+            int(n),
+            exclude=exclude,
+            candidates=None if cands is None else cands.astype(np.uint32),
+            n_threads=self._threads(),
+        )
+        return _ranking_frame(self.users_.ids(uidx), self.items_, ids, scores, ("user", "item"))
+
+    def similar_items(
+        self, items: npt.ArrayLike, n: int = 10, metric: Metric = "cosine"
+    ) -> pl.DataFrame:
+        """The ``n`` items nearest to each given item in latent space.
+
+        Parameters
+        ----------
+        items : array-like or scalar
+            Raw item ids.
+        n : int
+            Neighbours per item (the item itself is excluded).
+        metric : {"cosine", "dot", "euclidean"}
+            Similarity of item factor vectors. For ``"euclidean"`` the score is the distance
+            (smaller is closer); otherwise larger is closer.
+
+        Returns
+        -------
+        polars.DataFrame
+            Columns ``item``, ``similar``, ``score``, ``rank``.
+        """
+        self._check_fitted()
+        _check_int("n", n, 0)
+        idx = self.items_.numbers(np.atleast_1d(np.asarray(items)), missing="error")
+        q = self.item_factors_
+        bias = np.zeros(0, np.float32)
+        if metric == "cosine":
+            norms = np.linalg.norm(q, axis=1, keepdims=True)
+            q = np.ascontiguousarray(q / np.maximum(norms, np.finfo(np.float32).tiny))
+        elif metric == "euclidean":
+            bias = (-0.5 * np.einsum("ij,ij->i", q, q)).astype(np.float32)
+        elif metric != "dot":
+            raise ValueError(f"metric must be 'cosine', 'dot' or 'euclidean', got {metric!r}")
+        n_items = len(q)
+        self_csr = (
+            np.arange(n_items + 1, dtype=np.uint64),
+            np.arange(n_items, dtype=np.uint32),
+            idx.astype(np.uint32),
+        )
+        ids, scores = _funkrs.top_n(
+            np.ascontiguousarray(q[idx]),
+            np.zeros(len(idx), np.float32),
+            np.ascontiguousarray(q),
+            bias,
+            int(n),
+            exclude=self_csr,
+            n_threads=self._threads(),
+        )
+        if metric == "euclidean":
+            sq = np.einsum("ij,ij->i", q[idx], q[idx])[:, None] - 2.0 * scores
+            scores = np.sqrt(np.maximum(sq, 0.0)).astype(np.float32)
+        return _ranking_frame(self.items_.ids(idx), self.items_, ids, scores, ("item", "similar"))
+
+    # -- persistence ------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Save the fitted model (``.npz`` plus a JSON header, no pickle).
+
+        Load it back with :func:`funkrs.load`.
+        """
+        from funkrs.persistence import save_model
+
+        self._check_fitted()
+        save_model(self, path)
+
+
+def _ranking_frame(
+    query_ids: np.ndarray,
+    vocab: Vocabulary,
+    ids: np.ndarray,
+    scores: np.ndarray,
+    names: tuple[str, str],
+) -> pl.DataFrame:
+    n = ids.shape[1] if ids.ndim == 2 else 0
+    valid = ids >= 0
+    rows, slots = np.nonzero(valid)
+    return pl.DataFrame(
+        {
+            names[0]: query_ids[rows],
+            names[1]: vocab.ids(ids[valid]),
+            "score": scores[valid].astype(np.float32),
+            "rank": (slots + 1).astype(np.int32) if n else np.zeros(0, np.int32),
+        }
+    )
+
+
+def _raise_unknown(what: str, inner: np.ndarray, raw: np.ndarray) -> None:
+    missing = inner < 0
+    if missing.any():
+        j = int(np.argmax(missing))
+        raise UnknownIdError(
+            f"{what} {show_id(raw[j])} (position {j}) was not seen in training; "
+            "use unknown='baseline' or 'nan' to predict it anyway"
+        )
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+
+
+def _check_float(name: str, value: Any, *, positive: bool = False) -> None:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (positive and value == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+
+
+def _seed(random_state: int | np.random.Generator | None) -> int:
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"random_state must be >= 0, got {random_state}")
+        return int(random_state) % (1 << 64)
+    if random_state is None or isinstance(random_state, np.random.Generator):
+        return int(np.random.default_rng(random_state).integers(0, 2**63))
+    raise ValueError(
+        f"random_state must be None, an int or a numpy Generator, got {random_state!r}"
+    )

@@ -1,0 +1,248 @@
+"""The solver registry: swap solvers by name, or plug in your own.
+
+Built-in solvers are imported lazily on first use. Third-party packages add solvers with the
+entry-point group ``funkrs.solvers`` (``name = "package.module:SolverClass"``) or at run time
+with the :func:`register` decorator. A plugin that fails to import only warns; it never breaks
+``import funkrs``.
+
+A solver is a class whose constructor takes the solver-specific options (the
+``solver_options`` mapping of :class:`funkrs.MatrixFactorization`, as keyword arguments) and
+whose :meth:`Solver.fit` turns :class:`funkrs.Ratings` into :class:`Factors`.
+
+Examples
+--------
+>>> import funkrs
+>>> "funk-sgd" in funkrs.solvers.available()
+True
+"""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
+
+import numpy as np
+
+from funkrs.exceptions import SolverNotFoundError
+
+if TYPE_CHECKING:
+    from funkrs._ratings import Ratings
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "EpochCallback",
+    "Factors",
+    "FitParams",
+    "Solver",
+    "available",
+    "get",
+    "register",
+]
+
+ENTRY_POINT_GROUP = "funkrs.solvers"
+
+#: Called after each epoch with ``(epoch, train_rmse, seconds)``; returning ``False`` stops.
+EpochCallback = Callable[[int, float, float], "bool | None"]
+
+
+@dataclass(frozen=True)
+class FitParams:
+    """Hyperparameters shared by every solver (each solver documents which it uses)."""
+
+    n_factors: int = 100
+    n_epochs: int = 20
+    lr: float = 0.005
+    reg: float = 0.02
+    init_std: float = 0.1
+    biased: bool = True
+
+
+@dataclass(frozen=True, eq=False)
+class Factors:
+    """What a solver returns: the learned parameters of ``μ + b_u + b_i + p_u·q_i``.
+
+    Attributes
+    ----------
+    user_factors : numpy.ndarray
+        ``float32``, shape ``(n_users, n_factors)``, C-contiguous.
+    item_factors : numpy.ndarray
+        ``float32``, shape ``(n_items, n_factors)``, C-contiguous.
+    user_bias, item_bias : numpy.ndarray
+        ``float32``, one per user / item (zeros for unbiased models).
+    global_mean : float
+        The mean training rating; the fallback prediction.
+    biased : bool
+        Whether ``μ + b_u + b_i`` enters predictions of known pairs.
+    history : list of dict
+        One ``{"epoch", "train_rmse", "seconds"}`` entry per epoch (may be empty).
+    """
+
+    user_factors: np.ndarray
+    item_factors: np.ndarray
+    user_bias: np.ndarray
+    item_bias: np.ndarray
+    global_mean: float
+    biased: bool = True
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def validate(self, n_users: int, n_items: int, n_factors: int | None = None) -> Factors:
+        """Check shapes, dtypes and finiteness; return a copy with canonical dtypes."""
+        p = np.ascontiguousarray(self.user_factors, dtype=np.float32)
+        q = np.ascontiguousarray(self.item_factors, dtype=np.float32)
+        bu = np.ascontiguousarray(self.user_bias, dtype=np.float32).reshape(-1)
+        bi = np.ascontiguousarray(self.item_bias, dtype=np.float32).reshape(-1)
+        k = p.shape[1] if p.ndim == 2 else -1
+        expected = {
+            "user_factors": (p.shape, (n_users, k)),
+            "item_factors": (q.shape, (n_items, k)),
+            "user_bias": (bu.shape, (n_users,)),
+            "item_bias": (bi.shape, (n_items,)),
+        }
+        for name, (got, want) in expected.items():
+            if got != want:
+                raise ValueError(f"solver returned {name} of shape {got}, expected {want}")
+        if n_factors is not None and k != n_factors:
+            raise ValueError(f"solver returned {k} factors, expected {n_factors}")
+        for name, arr in (
+            ("user_factors", p),
+            ("item_factors", q),
+            ("user_bias", bu),
+            ("item_bias", bi),
+        ):
+            if not np.isfinite(arr).all():
+                raise ValueError(f"solver returned non-finite values in {name}")
+        mu = float(self.global_mean)
+        if not np.isfinite(mu):
+            raise ValueError("solver returned a non-finite global_mean")
+        return Factors(p, q, bu, bi, mu, bool(self.biased), list(self.history))
+
+
+@runtime_checkable
+class Solver(Protocol):
+    """The interface every solver implements.
+
+    The constructor receives ``solver_options`` as keyword arguments and should reject
+    unknown ones with ``TypeError``.
+    """
+
+    name: ClassVar[str]
+
+    def fit(
+        self,
+        ratings: Ratings,
+        params: FitParams,
+        *,
+        seed: int,
+        n_threads: int | None,
+        callback: EpochCallback | None = None,
+    ) -> Factors:
+        """Learn factors from ``ratings``; see :class:`Factors` for the contract."""
+        ...
+
+
+_KNOWN: dict[str, str] = {
+    "funk-sgd": "funkrs.solvers._sgd:FunkSGD",
+}
+_REGISTRY: dict[str, type[Any]] = {}
+_entry_points_loaded = False
+
+S = TypeVar("S", bound=type[Any])
+
+
+def register(name: str | None = None, *, overwrite: bool = False) -> Callable[[S], S]:
+    """Class decorator that registers a solver under ``name`` (default: ``cls.name``).
+
+    Parameters
+    ----------
+    name : str, optional
+        Registry name, e.g. ``"my-solver"``.
+    overwrite : bool
+        Replace an existing solver of that name (with a warning) instead of raising.
+
+    Raises
+    ------
+    ValueError
+        The name is taken (and ``overwrite`` is False) or the class has no ``fit`` method.
+    """
+
+    def deco(cls: S) -> S:
+        key = name or getattr(cls, "name", None)
+        if not isinstance(key, str) or not key:
+            raise ValueError("a solver needs a name: register('name') or a `name` attribute")
+        if not callable(getattr(cls, "fit", None)):
+            raise ValueError(f"solver {key!r} ({cls.__name__}) has no fit() method")
+        taken = key in _REGISTRY or key in _KNOWN
+        if taken and not overwrite:
+            raise ValueError(
+                f"a solver named {key!r} is already registered; pass overwrite=True to replace it"
+            )
+        if taken:
+            warnings.warn(f"replacing the solver registered as {key!r}", UserWarning, stacklevel=2)
+            _KNOWN.pop(key, None)
+        if getattr(cls, "name", None) != key:
+            cls.name = key
+        _REGISTRY[key] = cls
+        return cls
+
+    return deco
+
+
+def _load_entry_points() -> None:
+    global _entry_points_loaded
+    if _entry_points_loaded:
+        return
+    _entry_points_loaded = True
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name in _REGISTRY or ep.name in _KNOWN:
+            continue
+        try:
+            cls = ep.load()
+            register(ep.name)(cls)
+        except Exception as exc:
+            warnings.warn(
+                f"funkrs: skipping solver plugin {ep.name!r} ({ep.value}): "
+                f"{type(exc).__name__}: {exc}",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+
+
+def available() -> list[str]:
+    """Names of every registered solver (built-in, registered and from entry points), sorted."""
+    _load_entry_points()
+    return sorted(set(_KNOWN) | set(_REGISTRY))
+
+
+def get(name: str) -> type[Any]:
+    """The solver class registered as ``name``.
+
+    Raises
+    ------
+    SolverNotFoundError
+        No such solver; the message lists the available ones.
+    ImportError
+        A built-in solver's module failed to import.
+    """
+    if name in _REGISTRY:
+        return _REGISTRY[name]
+    if name in _KNOWN:
+        module, _, attr = _KNOWN[name].partition(":")
+        try:
+            cls: type[Any] = getattr(importlib.import_module(module), attr)
+        except ImportError as exc:
+            raise ImportError(
+                f"solver {name!r} could not be imported ({exc}); reinstall funkrs"
+            ) from exc
+        _REGISTRY[name] = cls
+        return cls
+    _load_entry_points()
+    found = _REGISTRY.get(name)
+    if found is not None:
+        return found
+    raise SolverNotFoundError(
+        f"unknown solver {name!r}; available solvers: {', '.join(available())}"
+    )

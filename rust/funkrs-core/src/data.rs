@@ -1,0 +1,178 @@
+//! Rating data: a borrowed COO view ([`Interactions`]) and a compressed-row index ([`Csr`]).
+
+use crate::FunkError;
+
+/// A borrowed set of observed ratings in coordinate form: `ratings[j]` is the rating that user
+/// `users[j]` gave item `items[j]`. Ids are inner ids in `0..n_users` and `0..n_items`.
+#[derive(Clone, Copy, Debug)]
+pub struct Interactions<'a> {
+    /// Inner user id per rating.
+    pub users: &'a [u32],
+    /// Inner item id per rating.
+    pub items: &'a [u32],
+    /// Rating values.
+    pub ratings: &'a [f32],
+    /// Number of users (exclusive bound on `users`).
+    pub n_users: usize,
+    /// Number of items (exclusive bound on `items`).
+    pub n_items: usize,
+}
+
+impl<'a> Interactions<'a> {
+    /// Checks lengths, id ranges and that every rating is finite.
+    pub fn new(
+        users: &'a [u32],
+        items: &'a [u32],
+        ratings: &'a [f32],
+        n_users: usize,
+        n_items: usize,
+    ) -> Result<Self, FunkError> {
+        if users.len() != items.len() || users.len() != ratings.len() {
+            return Err(FunkError::Shape(format!(
+                "users, items and ratings must have the same length, got {}, {} and {}",
+                users.len(),
+                items.len(),
+                ratings.len()
+            )));
+        }
+        check_ids("user", users, n_users)?;
+        check_ids("item", items, n_items)?;
+        if let Some(position) = ratings.iter().position(|r| !r.is_finite()) {
+            return Err(FunkError::NonFinite {
+                what: "rating",
+                position,
+                value: f64::from(ratings[position]),
+            });
+        }
+        Ok(Interactions {
+            users,
+            items,
+            ratings,
+            n_users,
+            n_items,
+        })
+    }
+
+    /// Number of ratings.
+    pub fn len(&self) -> usize {
+        self.ratings.len()
+    }
+
+    /// Whether there are no ratings.
+    pub fn is_empty(&self) -> bool {
+        self.ratings.is_empty()
+    }
+
+    /// Mean rating, accumulated in f64 (0 for no ratings).
+    pub fn mean(&self) -> f64 {
+        if self.is_empty() {
+            return 0.0;
+        }
+        self.ratings.iter().map(|&r| f64::from(r)).sum::<f64>() / self.len() as f64
+    }
+}
+
+/// Returns an error naming the first id that is not below `size`.
+pub fn check_ids(what: &'static str, ids: &[u32], size: usize) -> Result<(), FunkError> {
+    match ids.iter().position(|&x| x as usize >= size) {
+        Some(position) => Err(FunkError::IndexOutOfRange {
+            what,
+            index: u64::from(ids[position]),
+            position,
+            size,
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Compressed sparse rows: the columns of row `r` are `indices[indptr[r]..indptr[r + 1]]`,
+/// sorted ascending.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Csr {
+    /// Row offsets, `n_rows + 1` entries.
+    pub indptr: Vec<u64>,
+    /// Column indices.
+    pub indices: Vec<u32>,
+}
+
+impl Csr {
+    /// Builds the row index of `(rows[j], cols[j])` pairs by a counting sort.
+    ///
+    /// Ids must already be in range (see [`Interactions::new`]).
+    pub fn from_coo(rows: &[u32], cols: &[u32], n_rows: usize) -> Self {
+        assert_eq!(rows.len(), cols.len(), "rows and cols differ in length");
+        let mut indptr = vec![0u64; n_rows + 1];
+        for &r in rows {
+            indptr[r as usize + 1] += 1;
+        }
+        for r in 0..n_rows {
+            indptr[r + 1] += indptr[r];
+        }
+        let mut next: Vec<u64> = indptr[..n_rows].to_vec();
+        let mut indices = vec![0u32; cols.len()];
+        for (&r, &c) in rows.iter().zip(cols) {
+            let slot = &mut next[r as usize];
+            indices[*slot as usize] = c;
+            *slot += 1;
+        }
+        for r in 0..n_rows {
+            indices[indptr[r] as usize..indptr[r + 1] as usize].sort_unstable();
+        }
+        Csr { indptr, indices }
+    }
+
+    /// Number of rows.
+    pub fn n_rows(&self) -> usize {
+        self.indptr.len().saturating_sub(1)
+    }
+
+    /// Sorted column indices of row `r` (empty for a row past the end).
+    pub fn row(&self, r: usize) -> &[u32] {
+        if r >= self.n_rows() {
+            return &[];
+        }
+        &self.indices[self.indptr[r] as usize..self.indptr[r + 1] as usize]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    #[test]
+    fn interactions_reject_bad_input() {
+        let err = Interactions::new(&[0, 1], &[0], &[1.0, 2.0], 2, 2).unwrap_err();
+        assert!(matches!(err, FunkError::Shape(_)));
+        let err = Interactions::new(&[0, 5], &[0, 0], &[1.0, 2.0], 2, 1).unwrap_err();
+        assert_eq!(
+            err,
+            FunkError::IndexOutOfRange {
+                what: "user",
+                index: 5,
+                position: 1,
+                size: 2
+            }
+        );
+        let err = Interactions::new(&[0, 1], &[0, 0], &[1.0, f32::NAN], 2, 1).unwrap_err();
+        assert!(matches!(err, FunkError::NonFinite { position: 1, .. }));
+    }
+
+    proptest! {
+        #[test]
+        fn csr_round_trips_coo(pairs in proptest::collection::btree_set((0u32..20, 0u32..30), 0..200)) {
+            let rows: Vec<u32> = pairs.iter().map(|p| p.0).collect();
+            let cols: Vec<u32> = pairs.iter().map(|p| p.1).collect();
+            let csr = Csr::from_coo(&rows, &cols, 20);
+            let mut back = Vec::new();
+            for r in 0..20 {
+                for &c in csr.row(r) {
+                    back.push((r as u32, c));
+                }
+            }
+            let expected: Vec<(u32, u32)> = pairs.into_iter().collect();
+            prop_assert_eq!(back, expected);
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! The error type shared by every kernel.
+
+/// What can go wrong in a kernel, one variant per kind of problem a caller can act on.
+#[derive(thiserror::Error, Debug, Clone, PartialEq)]
+pub enum FunkError {
+    /// A hyperparameter is outside its valid range.
+    #[error("invalid parameter `{name}`: {reason}")]
+    InvalidParam {
+        /// Parameter name as the user spells it.
+        name: &'static str,
+        /// Why the value is rejected.
+        reason: String,
+    },
+    /// Array lengths or shapes do not agree.
+    #[error("shape mismatch: {0}")]
+    Shape(String),
+    /// An index is not below the size it refers to.
+    #[error("{what} index {index} at position {position} is out of range (size {size})")]
+    IndexOutOfRange {
+        /// Which index array ("user", "item", ...).
+        what: &'static str,
+        /// The offending value.
+        index: u64,
+        /// Its position in the input.
+        position: usize,
+        /// The exclusive upper bound.
+        size: usize,
+    },
+    /// An input value is NaN or infinite.
+    #[error("{what} value at position {position} is not finite ({value})")]
+    NonFinite {
+        /// Which array.
+        what: &'static str,
+        /// Its position.
+        position: usize,
+        /// The value.
+        value: f64,
+    },
+    /// Training produced a non-finite loss.
+    #[error(
+        "training diverged at epoch {epoch}: the training loss became {loss}; \
+         use a smaller learning rate (lr={lr}) or a larger regularisation"
+    )]
+    Diverged {
+        /// 1-based epoch at which the loss stopped being finite.
+        epoch: usize,
+        /// The loss that was seen.
+        loss: f64,
+        /// The learning rate in use.
+        lr: f32,
+    },
+    /// The caller asked to stop (for example Ctrl-C); no result was produced.
+    #[error("interrupted")]
+    Interrupted,
+}

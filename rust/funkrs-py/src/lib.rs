@@ -1,0 +1,34 @@
+//! `funkrs._funkrs`: the thin PyO3 layer over `funkrs-core`.
+//!
+//! Each file handles one concern: array conversion happens at the top of each function,
+//! the work runs detached from the interpreter inside a funkrs thread pool (`enter.rs`), and
+//! core errors become Python exceptions (`errors.rs`).
+
+// #[pyfunction] arguments are extracted by value; borrowing them is not an option.
+#![allow(clippy::needless_pass_by_value)]
+
+mod enter;
+mod errors;
+mod scoring;
+mod sgd;
+
+use pyo3::prelude::*;
+
+#[pymodule(gil_used = false)]
+mod _funkrs {
+    #[pymodule_export]
+    use crate::errors::{ConvergenceError, FunkrsError};
+    #[pymodule_export]
+    use crate::scoring::{csr_from_coo, predict, top_n};
+    #[pymodule_export]
+    use crate::sgd::sgd_fit;
+
+    use super::{Bound, PyModule, PyModuleMethods, PyResult};
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        m.add_function(pyo3::wrap_pyfunction!(crate::enter::default_n_threads, m)?)?;
+        Ok(())
+    }
+}

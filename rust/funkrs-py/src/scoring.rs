@@ -1,0 +1,150 @@
+//! Scoring entry points: `predict`, `top_n` and the `csr_from_coo` index builder.
+
+use funkrs_core::predict::{predict as predict_pairs, ModelView, PredictOptions};
+use funkrs_core::topk::{self, Queries, Targets};
+use funkrs_core::{Csr, FunkError};
+use numpy::ndarray::Array2;
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
+use pyo3::prelude::*;
+
+use crate::enter::enter;
+
+type IdsScores<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<f32>>);
+type CsrArrays<'py> = (Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u32>>);
+
+fn matrix<'a>(a: &'a PyReadonlyArray2<'_, f32>, name: &str) -> PyResult<(&'a [f32], usize)> {
+    let k = a.shape()[1];
+    let s = a.as_slice().map_err(|_| {
+        pyo3::exceptions::PyTypeError::new_err(format!("{name} must be C-contiguous"))
+    })?;
+    Ok((s, k))
+}
+
+/// Predicts `(user, item)` pairs given as inner ids (negative = unknown).
+#[pyfunction]
+#[pyo3(signature = (user_factors, item_factors, user_bias, item_bias, global_mean, biased,
+    users, items, *, clip=None, unknown_nan=false, n_threads=None))]
+pub fn predict<'py>(
+    py: Python<'py>,
+    user_factors: PyReadonlyArray2<'py, f32>,
+    item_factors: PyReadonlyArray2<'py, f32>,
+    user_bias: PyReadonlyArray1<'py, f32>,
+    item_bias: PyReadonlyArray1<'py, f32>,
+    global_mean: f32,
+    biased: bool,
+    users: PyReadonlyArray1<'py, i64>,
+    items: PyReadonlyArray1<'py, i64>,
+    clip: Option<(f32, f32)>,
+    unknown_nan: bool,
+    n_threads: Option<i64>,
+) -> PyResult<Bound<'py, PyArray1<f32>>> {
+    let (p, k) = matrix(&user_factors, "user_factors")?;
+    let (q, _) = matrix(&item_factors, "item_factors")?;
+    let model = ModelView {
+        k,
+        user_factors: p,
+        item_factors: q,
+        user_bias: user_bias.as_slice()?,
+        item_bias: item_bias.as_slice()?,
+        global_mean,
+        biased,
+    };
+    let (u, i) = (users.as_slice()?, items.as_slice()?);
+    let opts = PredictOptions { clip, unknown_nan };
+    let out = enter(py, n_threads, |par| predict_pairs(&model, u, i, opts, par))?;
+    Ok(out.into_pyarray(py))
+}
+
+/// Top-`n` targets per query; returns `(ids, scores)`, both `n_queries × n`, padded with -1/NaN.
+#[pyfunction]
+#[pyo3(signature = (queries, offsets, targets, target_bias, n, *, exclude=None,
+    candidates=None, n_threads=None))]
+pub fn top_n<'py>(
+    py: Python<'py>,
+    queries: PyReadonlyArray2<'py, f32>,
+    offsets: PyReadonlyArray1<'py, f32>,
+    targets: PyReadonlyArray2<'py, f32>,
+    target_bias: PyReadonlyArray1<'py, f32>,
+    n: usize,
+    exclude: Option<(
+        PyReadonlyArray1<'py, u64>,
+        PyReadonlyArray1<'py, u32>,
+        PyReadonlyArray1<'py, u32>,
+    )>,
+    candidates: Option<PyReadonlyArray1<'py, u32>>,
+    n_threads: Option<i64>,
+) -> PyResult<IdsScores<'py>> {
+    let (x, k) = matrix(&queries, "queries")?;
+    let (y, k2) = matrix(&targets, "targets")?;
+    if k != k2 {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "queries have {k} columns but targets have {k2}"
+        )));
+    }
+    let csr;
+    let exclusion = match &exclude {
+        Some((indptr, indices, rows)) => {
+            csr = Csr {
+                indptr: indptr.as_slice()?.to_vec(),
+                indices: indices.as_slice()?.to_vec(),
+            };
+            validate_csr(&csr)?;
+            Some((&csr, rows.as_slice()?))
+        }
+        None => None,
+    };
+    let q = Queries {
+        vectors: x,
+        offsets: offsets.as_slice()?,
+        exclude: exclusion,
+    };
+    let t = Targets {
+        vectors: y,
+        bias: target_bias.as_slice()?,
+        candidates: match &candidates {
+            Some(c) => Some(c.as_slice()?),
+            None => None,
+        },
+    };
+    let n_queries = q.offsets.len();
+    let res = enter(py, n_threads, |par| topk::top_n(k, &q, &t, n, par))?;
+    let shape_err =
+        |e: numpy::ndarray::ShapeError| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
+    let ids = Array2::from_shape_vec((n_queries, n), res.ids).map_err(shape_err)?;
+    let scores = Array2::from_shape_vec((n_queries, n), res.scores).map_err(shape_err)?;
+    Ok((ids.into_pyarray(py), scores.into_pyarray(py)))
+}
+
+fn validate_csr(csr: &Csr) -> PyResult<()> {
+    let ok = !csr.indptr.is_empty()
+        && csr.indptr.windows(2).all(|w| w[0] <= w[1])
+        && csr.indptr.last().copied() == Some(csr.indices.len() as u64);
+    if ok {
+        Ok(())
+    } else {
+        Err(pyo3::exceptions::PyValueError::new_err(
+            "exclusion index is malformed (indptr must be non-decreasing and end at len(indices))",
+        ))
+    }
+}
+
+/// Builds a CSR index `(indptr, indices)` of `(rows, cols)` pairs with sorted rows.
+#[pyfunction]
+pub fn csr_from_coo<'py>(
+    py: Python<'py>,
+    rows: PyReadonlyArray1<'py, u32>,
+    cols: PyReadonlyArray1<'py, u32>,
+    n_rows: usize,
+) -> PyResult<CsrArrays<'py>> {
+    let (r, c) = (rows.as_slice()?, cols.as_slice()?);
+    let csr = enter(py, Some(1), |_| {
+        if r.len() != c.len() {
+            return Err(FunkError::Shape("rows and cols differ in length".into()));
+        }
+        funkrs_core::data::check_ids("row", r, n_rows)?;
+        Ok(Csr::from_coo(r, c, n_rows))
+    })?;
+    Ok((csr.indptr.into_pyarray(py), csr.indices.into_pyarray(py)))
+}

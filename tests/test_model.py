@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+import funkrs
+from funkrs.exceptions import ConvergenceError, NotFittedError, UnknownIdError
+
+
+def test_fit_returns_self_and_sets_fitted_attributes(small: funkrs.Ratings) -> None:
+    model = funkrs.MatrixFactorization(n_factors=6, n_epochs=3, random_state=1)
+    assert model.fit(small) is model
+    assert model.user_factors_.shape == (small.n_users, 6)
+    assert model.item_factors_.shape == (small.n_items, 6)
+    assert model.user_bias_.dtype == np.float32
+    assert model.global_mean_ == pytest.approx(float(small.values.mean()), rel=1e-6)
+    assert model.n_iter_ == 3
+    assert model.history_.columns == ["epoch", "train_rmse", "seconds"]
+    assert model.history_["epoch"].to_list() == [1, 2, 3]
+
+
+def test_refit_discards_the_previous_fit(small: funkrs.Ratings) -> None:
+    model = funkrs.MatrixFactorization(n_factors=4, n_epochs=2, random_state=0).fit(small)
+    sub = small.take(np.arange(len(small) // 2))
+    model.fit(sub)
+    assert model.user_factors_.shape[0] == sub.n_users
+
+
+def test_predict_shapes_dtypes_and_clipping(
+    fitted: funkrs.MatrixFactorization, small: funkrs.Ratings
+) -> None:
+    pred = fitted.predict(small.raw_users(), small.raw_items())
+    assert pred.dtype == np.float32
+    assert pred.shape == (len(small),)
+    lo, hi = small.rating_scale
+    assert pred.min() >= lo
+    assert pred.max() <= hi
+    raw = fitted.predict(small.raw_users(), small.raw_items(), clip=False)
+    assert (raw < lo).any() or (raw > hi).any() or np.allclose(raw, pred)
+    np.testing.assert_array_equal(np.clip(raw, lo, hi), pred)
+    one = fitted.predict_one(small.raw_users()[0], small.raw_items()[0])
+    assert isinstance(one, float)
+    assert one == pytest.approx(float(pred[0]))
+
+
+def test_predict_matches_the_formula(
+    fitted: funkrs.MatrixFactorization, small: funkrs.Ratings
+) -> None:
+    u, i = small.users[:50], small.items[:50]
+    expected = (
+        fitted.global_mean_
+        + fitted.user_bias_[u]
+        + fitted.item_bias_[i]
+        + np.einsum("ij,ij->i", fitted.user_factors_[u], fitted.item_factors_[i])
+    )
+    got = fitted.predict(small.raw_users()[:50], small.raw_items()[:50], clip=False)
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_unknown_ids_follow_the_policy(fitted: funkrs.MatrixFactorization) -> None:
+    user = fitted.users_.ids([0])[0]
+    item = fitted.items_.ids([0])[0]
+    mu, bu, bi = fitted.global_mean_, fitted.user_bias_[0], fitted.item_bias_[0]
+    base = fitted.predict(["nobody", user, "nobody"], [item, 99999, 99999], clip=False)
+    np.testing.assert_allclose(base, [mu + bi, mu + bu, mu], rtol=1e-6)
+    nan = fitted.predict(["nobody", user], [item, item], unknown="nan")
+    assert np.isnan(nan[0])
+    assert np.isfinite(nan[1])
+    with pytest.raises(UnknownIdError, match=r"user 'nobody' \(position 1\)"):
+        fitted.predict([user, "nobody"], [item, item], unknown="error")
+    with pytest.raises(UnknownIdError, match="item 99999"):
+        fitted.predict([user], [99999], unknown="error")
+
+
+def test_not_fitted_and_bad_parameters(small: funkrs.Ratings) -> None:
+    with pytest.raises(NotFittedError, match="fit"):
+        funkrs.MatrixFactorization().predict([1], [1])
+    for kwargs, match in [
+        ({"n_factors": 0}, "n_factors"),
+        ({"lr": -0.1}, "lr"),
+        ({"reg": float("nan")}, "reg"),
+        ({"n_threads": 0}, "n_threads"),
+        ({"unknown": "zero"}, "unknown"),
+        ({"random_state": "x"}, "random_state"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            funkrs.MatrixFactorization(n_epochs=1, **kwargs).fit(small)
+    with pytest.raises(TypeError, match=r"solver_options for solver 'funk-sgd'.*nope"):
+        funkrs.MatrixFactorization(solver_options={"nope": 1}).fit(small)
+    with pytest.raises(funkrs.exceptions.SolverNotFoundError, match="funk-sgd"):
+        funkrs.MatrixFactorization(solver="no-such-solver").fit(small)
+    with pytest.raises(TypeError, match=r"Ratings\.from_frame"):
+        funkrs.MatrixFactorization().fit(small.to_frame())  # type: ignore[arg-type]
+
+
+def test_divergence_raises_a_clear_error(small: funkrs.Ratings) -> None:
+    model = funkrs.MatrixFactorization(lr=100.0, n_epochs=30, random_state=0)
+    with pytest.raises(ConvergenceError, match="smaller learning rate"):
+        model.fit(small)
+    assert not hasattr(model, "user_factors_")
+
+
+def test_callback_sees_every_epoch_and_can_stop(small: funkrs.Ratings) -> None:
+    seen: list[tuple[int, float]] = []
+    funkrs.MatrixFactorization(n_epochs=4, random_state=0).fit(
+        small, callback=lambda e, r, s: seen.append((e, r))
+    )
+    assert [e for e, _ in seen] == [1, 2, 3, 4]
+    model = funkrs.MatrixFactorization(n_epochs=10, random_state=0)
+    with pytest.raises(KeyboardInterrupt):
+        model.fit(small, callback=lambda e, r, s: e < 2)
+    assert not hasattr(model, "user_factors_")
+
+    def boom(e: int, r: float, s: float) -> None:
+        raise RuntimeError("from the callback")
+
+    with pytest.raises(RuntimeError, match="from the callback"):
+        funkrs.MatrixFactorization(n_epochs=3).fit(small, callback=boom)
+
+
+def test_same_seed_is_bit_identical_for_any_thread_count(small: funkrs.Ratings) -> None:
+    opts = {"n_blocks": 4}
+    ref = funkrs.MatrixFactorization(
+        n_factors=8, n_epochs=5, random_state=3, n_threads=1, solver_options=opts
+    ).fit(small)
+    for threads in (2, 4):
+        other = funkrs.MatrixFactorization(
+            n_factors=8, n_epochs=5, random_state=3, n_threads=threads, solver_options=opts
+        ).fit(small)
+        np.testing.assert_array_equal(other.user_factors_, ref.user_factors_)
+        np.testing.assert_array_equal(other.item_factors_, ref.item_factors_)
+        np.testing.assert_array_equal(other.user_bias_, ref.user_bias_)
+
+
+def test_recommend_and_similar_items(
+    fitted: funkrs.MatrixFactorization, small: funkrs.Ratings
+) -> None:
+    user = small.raw_users()[0]
+    recs = fitted.recommend(users=[user], n=5)
+    assert recs.columns == ["user", "item", "score", "rank"]
+    assert recs["rank"].to_list() == [1, 2, 3, 4, 5]
+    seen = set(small.raw_items()[small.raw_users() == user].tolist())
+    assert not seen & set(recs["item"].to_list())
+    scores = recs["score"].to_numpy()
+    assert (np.diff(scores) <= 0).all()
+    direct = fitted.predict([user] * 5, recs["item"].to_numpy(), clip=False)
+    np.testing.assert_allclose(direct, scores, rtol=1e-5)
+    everything = fitted.recommend(users=[user], n=10_000, exclude_seen=True)
+    assert everything.height == small.n_items - len(seen)
+    only = fitted.recommend(users=[user], n=3, exclude_seen=False, items=small.raw_items()[:4])
+    assert set(only["item"].to_list()) <= set(small.raw_items()[:4].tolist())
+    assert fitted.recommend(users=[], n=3).height == 0
+    with pytest.raises(UnknownIdError):
+        fitted.recommend(users=["nobody"])
+    item = small.raw_items()[0]
+    for metric in ("cosine", "dot", "euclidean"):
+        sims = fitted.similar_items([item], n=4, metric=metric)
+        assert sims.columns == ["item", "similar", "score", "rank"]
+        assert item not in sims["similar"].to_list()
+        assert sims.height == 4
+    with pytest.raises(ValueError, match="metric"):
+        fitted.similar_items([item], metric="manhattan")  # type: ignore[arg-type]
+
+
+def test_get_set_params_and_clone() -> None:
+    model = funkrs.MatrixFactorization(n_factors=7, solver_options={"n_blocks": 2})
+    params = model.get_params()
+    assert params["n_factors"] == 7
+    assert "random_state" in params
+    copy = funkrs._base.clone(model)
+    assert copy.get_params() == params
+    assert copy.solver_options is not model.solver_options
+    model.set_params(lr=0.01)
+    assert model.lr == 0.01
+    with pytest.raises(ValueError, match="invalid parameter 'learning_rate'"):
+        model.set_params(learning_rate=1)
+    assert repr(funkrs.MatrixFactorization(n_factors=7)) == "MatrixFactorization(n_factors=7)"
+
+
+def test_evaluate(fitted: funkrs.MatrixFactorization, small: funkrs.Ratings) -> None:
+    scores = funkrs.evaluate(fitted, small)
+    assert set(scores) == {"rmse", "mae"}
+    assert 0 < scores["mae"] <= scores["rmse"]
+    with pytest.raises(ValueError, match="unknown metric"):
+        funkrs.evaluate(fitted, small, metrics=["auc"])
+    assert isinstance(fitted.recommend(n=1), pl.DataFrame)
+
+
+@pytest.mark.slow
+def test_movielens_accuracy_matches_surprise(ml_split) -> None:
+    train, test = ml_split
+    model = funkrs.MatrixFactorization(random_state=0).fit(train)
+    rmse = funkrs.evaluate(model, test)["rmse"]
+    # Surprise 1.1.5 SVD() with the same defaults: 0.8883 on this split (DESIGN.md).
+    assert abs(rmse - 0.8883) < 0.01, rmse
