@@ -18,14 +18,14 @@ build-prod: ## Build a release wheel and the sdist into dist/
 
 format: ## Format Rust and Python sources
 	cargo fmt --all
-	ruff format python tests benchmarks
-	ruff check --fix python tests benchmarks
+	ruff format
+	ruff check --fix
 
 lint: ## cargo fmt/clippy, ruff, mypy and stubtest
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
-	ruff check python tests benchmarks
-	ruff format --check python tests benchmarks
+	ruff check
+	ruff format --check
 	mypy
 	python -m mypy.stubtest funkrs._funkrs --allowlist .stubtest-allowlist
 
