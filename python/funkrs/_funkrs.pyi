@@ -27,6 +27,7 @@ def sgd_fit(
     biased: bool = True,
     seed: int = 0,
     n_blocks: int | None = None,
+    reshuffle: bool = False,
     n_threads: int | None = None,
     callback: Callable[[int, float, float], bool | None] | None = None,
 ) -> tuple[

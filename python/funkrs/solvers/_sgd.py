@@ -28,13 +28,21 @@ class FunkSGD:
     init_mean : float
         Mean of the normal initialisation of the factors (Surprise's ``init_mean``).
     n_blocks : int, optional
-        Grid size; by default it grows with the data (about 50,000 ratings per block, at
+        Grid size; by default it grows with the data (about 20,000 ratings per block, at
         most 32 × 32 blocks). Small data gets a single block, which is plain sequential SGD.
+    reshuffle : bool
+        Inside each block the ratings are grouped by user, in a seeded random order of users
+        drawn once; epochs differ by their seeded order of strata. ``reshuffle=True`` draws a
+        fresh order of users in every block every epoch, which costs throughput (the ratings
+        are no longer streamed in memory order).
     """
 
     name: ClassVar[str] = "funk-sgd"
 
-    def __init__(self, *, init_mean: float = 0.0, n_blocks: int | None = None) -> None:
+    def __init__(
+        self, *, init_mean: float = 0.0, n_blocks: int | None = None, reshuffle: bool = False
+    ) -> None:
+        self.reshuffle = bool(reshuffle)
         self.init_mean = float(init_mean)
         if n_blocks is not None and (isinstance(n_blocks, bool) or int(n_blocks) < 1):
             raise ValueError(f"n_blocks must be a positive integer, got {n_blocks!r}")
@@ -65,6 +73,7 @@ class FunkSGD:
             biased=params.biased,
             seed=seed,
             n_blocks=self.n_blocks,
+            reshuffle=self.reshuffle,
             n_threads=n_threads,
             callback=callback,
         )

@@ -60,7 +60,8 @@ type FitOutput<'py> = (
 /// Trains Funk SVD; returns `(P, Q, b_u, b_i, mu, history)`.
 #[pyfunction]
 #[pyo3(signature = (users, items, ratings, n_users, n_items, *, n_factors, n_epochs, lr, reg,
-    init_std, init_mean=0.0, biased=true, seed=0, n_blocks=None, n_threads=None, callback=None))]
+    init_std, init_mean=0.0, biased=true, seed=0, n_blocks=None, reshuffle=false, n_threads=None,
+    callback=None))]
 pub fn sgd_fit<'py>(
     py: Python<'py>,
     users: PyReadonlyArray1<'py, u32>,
@@ -77,6 +78,7 @@ pub fn sgd_fit<'py>(
     biased: bool,
     seed: u64,
     n_blocks: Option<usize>,
+    reshuffle: bool,
     n_threads: Option<i64>,
     callback: Option<Py<PyAny>>,
 ) -> PyResult<FitOutput<'py>> {
@@ -92,6 +94,7 @@ pub fn sgd_fit<'py>(
         biased,
         seed,
         n_blocks,
+        reshuffle,
     };
     let mut monitor = PyMonitor {
         callback,

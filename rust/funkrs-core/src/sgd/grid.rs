@@ -2,7 +2,7 @@
 
 use rayon::prelude::*;
 
-use super::kernel::{update, Step};
+use super::kernel::{run_block, Params, Step};
 use crate::data::Interactions;
 use crate::par::Par;
 use crate::rng::Rng;
@@ -16,11 +16,22 @@ pub(crate) struct Entry {
     pub r: f32,
 }
 
-/// Ratings grouped by block; block `(ub, ib)` is `entries[ptr[ub * b + ib]..ptr[ub * b + ib + 1]]`.
+/// Ratings grouped by block; block `(ub, ib)` is `entries[ptr[x]..ptr[x + 1]]` with
+/// `x = ub * b + ib`.
+///
+/// Inside a block the ratings are grouped by user (a *segment* per user, items in seeded
+/// random order), so that a user's row stays in L1 while their ratings stream past. Block
+/// `x`'s segments start at `segs[seg_ptr[x]..seg_ptr[x + 1]]` (offsets within the block);
+/// every epoch visits them in a fresh seeded order.
 pub(crate) struct Grid {
     pub b: usize,
+    seed: u64,
+    /// Visit each block's user segments in a fresh order every epoch (else: setup order).
+    reshuffle: bool,
     entries: Vec<Entry>,
     ptr: Vec<usize>,
+    segs: Vec<u32>,
+    seg_ptr: Vec<usize>,
 }
 
 /// Assigns each of `n` ids to one of `b` equal-sized groups through a seeded permutation.
@@ -36,10 +47,19 @@ fn groups(n: usize, b: usize, rng: &mut Rng) -> Vec<u32> {
 
 impl Grid {
     /// Groups the ratings into blocks and shuffles each block (all from `seed`).
-    pub fn new(data: &Interactions<'_>, b: usize, seed: u64, parallel: bool) -> Self {
+    pub fn new(
+        data: &Interactions<'_>,
+        b: usize,
+        seed: u64,
+        reshuffle: bool,
+        parallel: bool,
+    ) -> Self {
         let mut rng = Rng::stream(seed, 2);
         let ug = groups(data.n_users, b, &mut rng);
         let ig = groups(data.n_items, b, &mut rng);
+        // A random rank per user: segments are laid out in this (seeded) order.
+        let mut user_rank: Vec<u32> = (0..data.n_users as u32).collect();
+        rng.shuffle(&mut user_rank);
         let block_of = |j: usize| {
             ug[data.users[j] as usize] as usize * b + ig[data.items[j] as usize] as usize
         };
@@ -68,26 +88,45 @@ impl Grid {
             chunks.push((x, head));
             rest = tail;
         }
-        let shuffle = |(x, block): &mut (usize, &mut [Entry])| {
+        let arrange = |(x, block): &mut (usize, &mut [Entry])| -> Vec<u32> {
             Rng::stream(seed, 10_000 + *x as u64).shuffle(block);
+            // Stable: each user's items keep the random order drawn above.
+            block.sort_by_key(|e| user_rank[e.u as usize]);
+            let mut starts = Vec::new();
+            for (j, e) in block.iter().enumerate() {
+                if j == 0 || block[j - 1].u != e.u {
+                    starts.push(j as u32);
+                }
+            }
+            starts
         };
-        if parallel {
-            chunks.par_iter_mut().for_each(shuffle);
+        let per_block: Vec<Vec<u32>> = if parallel {
+            chunks.par_iter_mut().map(arrange).collect()
         } else {
-            chunks.iter_mut().for_each(shuffle);
+            chunks.iter_mut().map(arrange).collect()
+        };
+        let mut seg_ptr = Vec::with_capacity(b * b + 1);
+        seg_ptr.push(0);
+        for starts in &per_block {
+            seg_ptr.push(seg_ptr.last().copied().unwrap_or(0) + starts.len());
         }
-        Grid { b, entries, ptr }
-    }
-
-    fn block(&self, ub: usize, ib: usize) -> &[Entry] {
-        let x = ub * self.b + ib;
-        &self.entries[self.ptr[x]..self.ptr[x + 1]]
+        let segs = per_block.concat();
+        Grid {
+            b,
+            seed,
+            reshuffle,
+            entries,
+            ptr,
+            segs,
+            seg_ptr,
+        }
     }
 
     /// Runs the `b` blocks `(ub, (ub + s) mod b)` and returns their summed squared errors,
     /// added in block order so the sum does not depend on scheduling.
     pub fn run_stratum(
         &self,
+        epoch: usize,
         s: usize,
         p: &mut [f32],
         q: &mut [f32],
@@ -97,21 +136,31 @@ impl Grid {
         par: Par<'_>,
     ) -> f64 {
         let shared = Shared {
-            p: p.as_mut_ptr(),
-            q: q.as_mut_ptr(),
-            bu: bu.as_mut_ptr(),
-            bi: bi.as_mut_ptr(),
+            x: Params {
+                p: p.as_mut_ptr(),
+                q: q.as_mut_ptr(),
+                bu: bu.as_mut_ptr(),
+                bi: bi.as_mut_ptr(),
+            },
             n_users: bu.len(),
             n_items: bi.len(),
         };
         assert_eq!(p.len(), shared.n_users * step.kp);
         assert_eq!(q.len(), shared.n_items * step.kp);
         let run = |ub: usize| {
-            let block = self.block(ub, (ub + s) % self.b);
+            let x = ub * self.b + (ub + s) % self.b;
+            let block = &self.entries[self.ptr[x]..self.ptr[x + 1]];
+            let starts = &self.segs[self.seg_ptr[x]..self.seg_ptr[x + 1]];
+            let order: Option<Vec<u32>> = self.reshuffle.then(|| {
+                let mut order: Vec<u32> = (0..starts.len() as u32).collect();
+                Rng::stream(self.seed ^ ((epoch as u64) << 40), 20_000 + x as u64)
+                    .shuffle(&mut order);
+                order
+            });
             // SAFETY: blocks of one stratum touch disjoint user groups and disjoint item
             // groups, so no two concurrent calls alias a row; ids were range-checked by
             // `Interactions::new` and the lengths are asserted above.
-            unsafe { shared.run_block(block, step) }
+            unsafe { shared.run_block(block, starts, order.as_deref(), step) }
         };
         let sums: Vec<f64> = if par.is_parallel() && self.b > 1 {
             par.install(|| (0..self.b).into_par_iter().map(run).collect())
@@ -124,10 +173,7 @@ impl Grid {
 
 /// Raw views of the parameters, shared by the blocks of one stratum.
 struct Shared {
-    p: *mut f32,
-    q: *mut f32,
-    bu: *mut f32,
-    bi: *mut f32,
+    x: Params,
     n_users: usize,
     n_items: usize,
 }
@@ -140,24 +186,17 @@ impl Shared {
     /// # Safety
     /// No other thread may touch the rows of the users and items in `block` during the call,
     /// and every id must be below `n_users` / `n_items`.
-    unsafe fn run_block(&self, block: &[Entry], step: &Step) -> f64 {
-        let kp = step.kp;
-        let mut sq = 0.0f64;
-        for e in block {
-            let (u, i) = (e.u as usize, e.i as usize);
-            debug_assert!(u < self.n_users && i < self.n_items);
-            // SAFETY: in range (caller contract) and not aliased by another thread.
-            let (pu, qi, bu, bi) = unsafe {
-                (
-                    std::slice::from_raw_parts_mut(self.p.add(u * kp), kp),
-                    std::slice::from_raw_parts_mut(self.q.add(i * kp), kp),
-                    &mut *self.bu.add(u),
-                    &mut *self.bi.add(i),
-                )
-            };
-            let err = update(pu, qi, bu, bi, e.r, step);
-            sq += f64::from(err * err);
-        }
-        sq
+    unsafe fn run_block(
+        &self,
+        block: &[Entry],
+        starts: &[u32],
+        order: Option<&[u32]>,
+        step: &Step,
+    ) -> f64 {
+        debug_assert!(block
+            .iter()
+            .all(|e| (e.u as usize) < self.n_users && (e.i as usize) < self.n_items));
+        // SAFETY: forwarded contract.
+        unsafe { run_block(block, starts, order, self.x, step) }
     }
 }

@@ -46,6 +46,10 @@ pub struct SgdParams {
     pub seed: u64,
     /// Grid size `B`; `None` picks one from the data size (never from the thread count).
     pub n_blocks: Option<usize>,
+    /// Visit the users of each block in a fresh seeded order every epoch (slower: the
+    /// ratings are then no longer streamed in memory order). By default the order is drawn
+    /// once and epochs differ by their seeded stratum order.
+    pub reshuffle: bool,
 }
 
 impl Default for SgdParams {
@@ -60,6 +64,7 @@ impl Default for SgdParams {
             biased: true,
             seed: 0,
             n_blocks: None,
+            reshuffle: false,
         }
     }
 }
@@ -150,9 +155,10 @@ pub struct Factors {
     pub history: Vec<EpochStats>,
 }
 
-/// Picks the grid size from the data alone: about 50k ratings per block, at most 32 per side.
+/// Picks the grid size from the data alone: about 20k ratings per block, at most 32 per side
+/// (so that at k = 32 an item group's rows stay within L2 on large data).
 fn grid_size(data: &Interactions<'_>) -> usize {
-    let b = ((data.len() as f64 / 50_000.0).sqrt() as usize).clamp(1, 32);
+    let b = ((data.len() as f64 / 20_000.0).sqrt() as usize).clamp(1, 32);
     b.min(data.n_users).min(data.n_items).max(1)
 }
 
@@ -184,7 +190,7 @@ pub fn fit(
     let mut bu = vec![0.0f32; data.n_users];
     let mut bi = vec![0.0f32; data.n_items];
     let b = params.n_blocks.unwrap_or_else(|| grid_size(data));
-    let grid = par.install(|| Grid::new(data, b, params.seed, par.is_parallel()));
+    let grid = par.install(|| Grid::new(data, b, params.seed, params.reshuffle, par.is_parallel()));
     let mut history = Vec::with_capacity(params.n_epochs);
     let hp = kernel::Step {
         lr: params.lr,
@@ -200,7 +206,7 @@ pub fn fit(
         order_rng.shuffle(&mut strata);
         let mut sq = 0.0f64;
         for &s in &strata {
-            let sq_s = grid.run_stratum(s, &mut p, &mut q, &mut bu, &mut bi, &hp, par);
+            let sq_s = grid.run_stratum(epoch, s, &mut p, &mut q, &mut bu, &mut bi, &hp, par);
             if !sq_s.is_finite() {
                 return Err(FunkError::Diverged {
                     epoch,

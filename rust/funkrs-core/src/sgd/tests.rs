@@ -83,6 +83,24 @@ fn recovers_held_out_entries_of_a_low_rank_matrix() {
 fn same_seed_gives_identical_bits_for_any_thread_count() {
     let (us, is, rs) = low_rank(120, 90, 4, 0.4, 2);
     let data = Interactions::new(&us, &is, &rs, 120, 90).unwrap();
+    for reshuffle in [false, true] {
+        let params = SgdParams {
+            n_factors: 12,
+            n_epochs: 4,
+            n_blocks: Some(5),
+            seed: 99,
+            reshuffle,
+            ..SgdParams::default()
+        };
+        let seq = fit(&data, &params, Par::Seq, &mut NoMonitor).unwrap();
+        for threads in [1, 2, 4] {
+            let pool = build_pool(threads).unwrap();
+            let got = fit(&data, &params, Par::Pool(&pool), &mut NoMonitor).unwrap();
+            assert_eq!(got.user_factors, seq.user_factors, "threads={threads}");
+            assert_eq!(got.item_factors, seq.item_factors, "threads={threads}");
+            assert_eq!(got.user_bias, seq.user_bias, "threads={threads}");
+        }
+    }
     let params = SgdParams {
         n_factors: 12,
         n_epochs: 4,
@@ -91,13 +109,6 @@ fn same_seed_gives_identical_bits_for_any_thread_count() {
         ..SgdParams::default()
     };
     let seq = fit(&data, &params, Par::Seq, &mut NoMonitor).unwrap();
-    for threads in [1, 2, 4] {
-        let pool = build_pool(threads).unwrap();
-        let got = fit(&data, &params, Par::Pool(&pool), &mut NoMonitor).unwrap();
-        assert_eq!(got.user_factors, seq.user_factors, "threads={threads}");
-        assert_eq!(got.item_factors, seq.item_factors, "threads={threads}");
-        assert_eq!(got.user_bias, seq.user_bias, "threads={threads}");
-    }
     let other = fit(
         &data,
         &SgdParams {
