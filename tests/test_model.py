@@ -16,7 +16,14 @@ def test_fit_returns_self_and_sets_fitted_attributes(small: funkrs.Ratings) -> N
     assert model.user_bias_.dtype == np.float32
     assert model.global_mean_ == pytest.approx(float(small.values.mean()), rel=1e-6)
     assert model.n_iter_ == 3
-    assert model.history_.columns == ["epoch", "train_rmse", "seconds"]
+    assert model.history_.columns == [
+        "epoch",
+        "feature",
+        "train_rmse",
+        "validation_rmse",
+        "lr",
+        "seconds",
+    ]
     assert model.history_["epoch"].to_list() == [1, 2, 3]
 
 
@@ -102,17 +109,16 @@ def test_divergence_raises_a_clear_error(small: funkrs.Ratings) -> None:
 
 
 def test_callback_sees_every_epoch_and_can_stop(small: funkrs.Ratings) -> None:
-    seen: list[tuple[int, float]] = []
-    funkrs.MatrixFactorization(n_epochs=4, random_state=0).fit(
-        small, callback=lambda e, r, s: seen.append((e, r))
-    )
-    assert [e for e, _ in seen] == [1, 2, 3, 4]
+    seen: list[dict] = []
+    funkrs.MatrixFactorization(n_epochs=4, random_state=0).fit(small, callback=seen.append)
+    assert [e["epoch"] for e in seen] == [1, 2, 3, 4]
+    assert set(seen[0]) == {"epoch", "feature", "train_rmse", "validation_rmse", "lr", "seconds"}
     model = funkrs.MatrixFactorization(n_epochs=10, random_state=0)
     with pytest.raises(KeyboardInterrupt):
-        model.fit(small, callback=lambda e, r, s: e < 2)
+        model.fit(small, callback=lambda e: e["epoch"] < 2)
     assert not hasattr(model, "user_factors_")
 
-    def boom(e: int, r: float, s: float) -> None:
+    def boom(e: dict) -> None:
         raise RuntimeError("from the callback")
 
     with pytest.raises(RuntimeError, match="from the callback"):

@@ -1,6 +1,7 @@
 """Type stubs of the Rust extension module (private: use the public Python API)."""
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -24,19 +25,27 @@ def sgd_fit(
     reg: float,
     init_std: float,
     init_mean: float = 0.0,
+    lr_decay: float = 0.0,
     biased: bool = True,
     seed: int = 0,
     n_blocks: int | None = None,
     reshuffle: bool = False,
+    schedule: str = "joint",
+    validation: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]
+    | None = None,
+    clip: tuple[float, float] | None = None,
+    patience: int | None = None,
+    min_delta: float = 0.0,
     n_threads: int | None = None,
-    callback: Callable[[int, float, float], bool | None] | None = None,
+    callback: Callable[[dict[str, Any]], bool | None] | None = None,
 ) -> tuple[
     npt.NDArray[np.float32],
     npt.NDArray[np.float32],
     npt.NDArray[np.float32],
     npt.NDArray[np.float32],
     float,
-    list[tuple[int, float, float]],
+    list[dict[str, Any]],
+    int | None,
 ]: ...
 def predict(
     user_factors: npt.NDArray[np.float32],

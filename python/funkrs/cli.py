@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="solver option (repeatable), value parsed as JSON when possible",
     )
+    fit.add_argument(
+        "--validation",
+        default=None,
+        metavar="FILE",
+        help="held-out ratings scored after every epoch (same columns as DATA)",
+    )
     fit.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
     pred = sub.add_parser("predict", help="predict the (user, item) pairs of a file")
@@ -135,12 +141,28 @@ def _cmd_fit(a: argparse.Namespace) -> int:
         solver_options=_parse_options(a.option) or None,
     )
 
-    def progress(epoch: int, rmse: float, seconds: float) -> None:
-        if not a.quiet:
-            print(f"epoch {epoch:3d}/{a.n_epochs}  train RMSE {rmse:.4f}  {seconds:.2f}s")
-
+    validation = None
+    if a.validation:
+        validation = funkrs.read_ratings(
+            a.validation, a.user, a.item, a.rating, separator=a.separator
+        )
     start = time.perf_counter()
-    model.fit(ratings, callback=progress)
+    total = a.n_epochs * (a.n_factors + 1 if "feature-wise" in str(a.option) else 1)
+
+    def progress(e: dict[str, Any]) -> None:
+        if a.quiet:
+            return
+        elapsed = time.perf_counter() - start
+        eta = elapsed / e["epoch"] * max(total - e["epoch"], 0)
+        val = e["validation_rmse"]
+        shown = f"  validation RMSE {val:.4f}" if val is not None else ""
+        print(
+            f"epoch {e['epoch']:3d}/{total}  train RMSE {e['train_rmse']:.4f}{shown}"
+            f"  {e['seconds']:.2f}s  ETA {eta:.1f}s",
+            flush=True,
+        )
+
+    model.fit(ratings, validation=validation, callback=progress)
     model.save(a.output)
     if not a.quiet:
         print(f"fitted {ratings!r} in {time.perf_counter() - start:.2f}s -> {a.output}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import os
@@ -103,7 +104,11 @@ class MatrixFactorization(BaseEstimator):
 
     # -- fitting ----------------------------------------------------------------------------
     def fit(
-        self, ratings: Ratings, *, callback: EpochCallback | None = None
+        self,
+        ratings: Ratings,
+        *,
+        validation: Ratings | None = None,
+        callback: EpochCallback | None = None,
     ) -> MatrixFactorization:
         """Learn factors from ``ratings``; any previous fit is discarded.
 
@@ -111,9 +116,14 @@ class MatrixFactorization(BaseEstimator):
         ----------
         ratings : Ratings
             Training data (see :meth:`Ratings.from_frame` and :func:`funkrs.read_ratings`).
+        validation : Ratings, optional
+            Held-out ratings scored after every epoch (``history_["validation_rmse"]``),
+            with the ``unknown="baseline"`` fallback and clipping; with funk-sgd's
+            ``patience`` option they also drive early stopping.
         callback : callable, optional
-            ``callback(epoch, train_rmse, seconds)`` after each epoch of iterative solvers;
-            returning ``False`` stops training with ``KeyboardInterrupt``.
+            Called after each epoch of iterative solvers with a dict (``epoch``,
+            ``feature``, ``train_rmse``, ``validation_rmse``, ``lr``, ``seconds``); returning
+            ``False`` stops training with ``KeyboardInterrupt`` and leaves the model unfitted.
 
         Returns
         -------
@@ -135,8 +145,11 @@ class MatrixFactorization(BaseEstimator):
         params = self._fit_params()
         solver = self._make_solver()
         seed = _seed(self.random_state)
+        extra: dict[str, Any] = {}
+        if validation is not None:
+            extra["validation"] = _validation_set(solver, ratings, validation)
         factors = solver.fit(
-            ratings, params, seed=seed, n_threads=self._threads(), callback=callback
+            ratings, params, seed=seed, n_threads=self._threads(), callback=callback, **extra
         )
         factors = factors.validate(ratings.n_users, ratings.n_items)
         self._set_fitted(ratings, factors)
@@ -194,10 +207,9 @@ class MatrixFactorization(BaseEstimator):
         self.items_: Vocabulary = ratings.item_vocab
         lo, hi = ratings.rating_scale
         self.rating_scale_: tuple[float, float] = (float(lo), float(hi))
-        self.history_ = pl.DataFrame(
-            f.history, schema={"epoch": pl.Int64, "train_rmse": pl.Float64, "seconds": pl.Float64}
-        )
+        self.history_ = history_frame(f.history)
         self.n_iter_ = len(f.history)
+        self.best_epoch_ = f.best_epoch
         self.solver_ = self.solver
         indptr, indices = _funkrs.csr_from_coo(
             np.ascontiguousarray(ratings.users, dtype=np.uint32),
@@ -410,6 +422,35 @@ class MatrixFactorization(BaseEstimator):
 
         self._check_fitted()
         save_model(self, path)
+
+
+HISTORY_SCHEMA = {
+    "epoch": pl.Int64,
+    "feature": pl.Int64,
+    "train_rmse": pl.Float64,
+    "validation_rmse": pl.Float64,
+    "lr": pl.Float64,
+    "seconds": pl.Float64,
+}
+
+
+def history_frame(history: list[dict[str, Any]]) -> pl.DataFrame:
+    """Per-epoch training history as a Polars frame (missing keys become nulls)."""
+    rows = [{name: row.get(name) for name in HISTORY_SCHEMA} for row in history]
+    return pl.DataFrame(rows, schema=HISTORY_SCHEMA)
+
+
+def _validation_set(solver: Any, train: Ratings, validation: Ratings) -> _solvers.ValidationSet:
+    if not isinstance(validation, Ratings):
+        raise TypeError(f"validation must be funkrs.Ratings, got {type(validation).__name__}")
+    if "validation" not in inspect.signature(solver.fit).parameters:
+        raise TypeError(f"solver {type(solver).name!r} does not support validation ratings")
+    return _solvers.ValidationSet(
+        users=train.user_vocab.numbers(validation.raw_users(), missing="negative"),
+        items=train.item_vocab.numbers(validation.raw_items(), missing="negative"),
+        values=np.ascontiguousarray(validation.values, dtype=np.float32),
+        rating_scale=train.rating_scale,
+    )
 
 
 def _ranking_frame(

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import polars as pl
 
 from funkrs._vocab import Vocabulary
 from funkrs.exceptions import ModelFileError
@@ -56,6 +55,7 @@ def save_model(model: MatrixFactorization, path: str | os.PathLike[str]) -> None
         "biased": model.biased_,
         "rating_scale": list(model.rating_scale_),
         "history": model.history_.to_dicts(),
+        "best_epoch": model.best_epoch_,
     }
     try:
         header = json.dumps(meta, allow_nan=False)
@@ -148,7 +148,7 @@ def _read_meta(p: Path, data: dict[str, np.ndarray]) -> dict[str, Any]:
 
 
 def _build(p: Path, meta: dict[str, Any], data: dict[str, np.ndarray]) -> MatrixFactorization:
-    from funkrs.model import MatrixFactorization
+    from funkrs.model import MatrixFactorization, history_frame
 
     missing = [name for name in _ARRAYS if name not in data]
     if missing:
@@ -182,11 +182,9 @@ def _build(p: Path, meta: dict[str, Any], data: dict[str, np.ndarray]) -> Matrix
         model.items_ = vocab_i
         lo, hi = meta["rating_scale"]
         model.rating_scale_ = (float(lo), float(hi))
-        model.history_ = pl.DataFrame(
-            meta["history"],
-            schema={"epoch": pl.Int64, "train_rmse": pl.Float64, "seconds": pl.Float64},
-        )
+        model.history_ = history_frame(meta["history"])
         model.n_iter_ = model.history_.height
+        model.best_epoch_ = meta.get("best_epoch")
         model.solver_ = str(meta["solver"])
         model._seen_indptr = data["seen_indptr"]
         model._seen_indices = data["seen_indices"]

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ENTRY_POINT_GROUP",
     "EpochCallback",
+    "ValidationSet",
     "Factors",
     "FitParams",
     "Solver",
@@ -45,8 +46,23 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "funkrs.solvers"
 
-#: Called after each epoch with ``(epoch, train_rmse, seconds)``; returning ``False`` stops.
-EpochCallback = Callable[[int, float, float], "bool | None"]
+#: Called after each epoch with a dict of ``epoch``, ``feature``, ``train_rmse``,
+#: ``validation_rmse``, ``lr`` and ``seconds``; returning ``False`` stops training.
+EpochCallback = Callable[[dict[str, Any]], "bool | None"]
+
+
+@dataclass(frozen=True)
+class ValidationSet:
+    """Held-out ratings in the training data's inner ids (``-1`` for ids unseen in training).
+
+    Built by :meth:`funkrs.MatrixFactorization.fit` from its ``validation`` argument and passed
+    to solvers whose ``fit`` accepts a ``validation`` keyword.
+    """
+
+    users: np.ndarray
+    items: np.ndarray
+    values: np.ndarray
+    rating_scale: tuple[float, float]
 
 
 @dataclass(frozen=True)
@@ -78,7 +94,9 @@ class Factors:
     biased : bool
         Whether ``μ + b_u + b_i`` enters predictions of known pairs.
     history : list of dict
-        One ``{"epoch", "train_rmse", "seconds"}`` entry per epoch (may be empty).
+        One entry per epoch with the keys of :data:`EpochCallback` (may be empty).
+    best_epoch : int or None
+        With early stopping, the epoch whose parameters these are.
     """
 
     user_factors: np.ndarray
@@ -87,7 +105,8 @@ class Factors:
     item_bias: np.ndarray
     global_mean: float
     biased: bool = True
-    history: list[dict[str, float]] = field(default_factory=list)
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int | None = None
 
     def validate(self, n_users: int, n_items: int, n_factors: int | None = None) -> Factors:
         """Check shapes, dtypes and finiteness; return a copy with canonical dtypes."""
@@ -118,7 +137,7 @@ class Factors:
         mu = float(self.global_mean)
         if not np.isfinite(mu):
             raise ValueError("solver returned a non-finite global_mean")
-        return Factors(p, q, bu, bi, mu, bool(self.biased), list(self.history))
+        return Factors(p, q, bu, bi, mu, bool(self.biased), list(self.history), self.best_epoch)
 
 
 @runtime_checkable
@@ -126,7 +145,8 @@ class Solver(Protocol):
     """The interface every solver implements.
 
     The constructor receives ``solver_options`` as keyword arguments and should reject
-    unknown ones with ``TypeError``.
+    unknown ones with ``TypeError``. A solver that can score held-out ratings during
+    training also accepts a ``validation`` keyword (a :class:`ValidationSet`).
     """
 
     name: ClassVar[str]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from funkrs import _funkrs
-from funkrs.solvers import EpochCallback, Factors, FitParams
+from funkrs.solvers import EpochCallback, Factors, FitParams, ValidationSet
 
 if TYPE_CHECKING:
     from funkrs._ratings import Ratings
@@ -27,6 +27,20 @@ class FunkSGD:
     ----------
     init_mean : float
         Mean of the normal initialisation of the factors (Surprise's ``init_mean``).
+    lr_decay : float
+        Epoch ``t`` uses ``lr / (1 + lr_decay * (t - 1))``. The default 0 keeps the rate
+        constant, as Surprise does, so Surprise's tuned hyperparameters carry over.
+    schedule : {"joint", "feature-wise"}
+        ``"joint"`` updates all factors of a pair at once (Surprise, LIBMF).
+        ``"feature-wise"`` is Simon Funk's original: the biases first, then factor 1 for
+        ``n_epochs`` epochs, then factor 2, ..., each against cached predictions of the ones
+        already trained (so ``(n_factors + 1) * n_epochs`` epochs in all).
+    patience : int, optional
+        With ``fit(..., validation=...)``: stop after this many epochs without a validation
+        RMSE at least ``min_delta`` below the best, and keep the best epoch's parameters.
+        None (default) only records the validation RMSE.
+    min_delta : float
+        Smallest decrease of the validation RMSE that counts as an improvement.
     n_blocks : int, optional
         Grid size; by default it grows with the data (about 20,000 ratings per block, at
         most 32 × 32 blocks). Small data gets a single block, which is plain sequential SGD.
@@ -40,13 +54,25 @@ class FunkSGD:
     name: ClassVar[str] = "funk-sgd"
 
     def __init__(
-        self, *, init_mean: float = 0.0, n_blocks: int | None = None, reshuffle: bool = False
+        self,
+        *,
+        init_mean: float = 0.0,
+        lr_decay: float = 0.0,
+        schedule: str = "joint",
+        patience: int | None = None,
+        min_delta: float = 0.0,
+        n_blocks: int | None = None,
+        reshuffle: bool = False,
     ) -> None:
-        self.reshuffle = bool(reshuffle)
         self.init_mean = float(init_mean)
-        if n_blocks is not None and (isinstance(n_blocks, bool) or int(n_blocks) < 1):
-            raise ValueError(f"n_blocks must be a positive integer, got {n_blocks!r}")
-        self.n_blocks = None if n_blocks is None else int(n_blocks)
+        self.lr_decay = float(lr_decay)
+        if schedule not in ("joint", "feature-wise"):
+            raise ValueError(f"schedule must be 'joint' or 'feature-wise', got {schedule!r}")
+        self.schedule = schedule
+        self.patience = _positive_or_none("patience", patience)
+        self.min_delta = float(min_delta)
+        self.n_blocks = _positive_or_none("n_blocks", n_blocks)
+        self.reshuffle = bool(reshuffle)
 
     def fit(
         self,
@@ -56,9 +82,19 @@ class FunkSGD:
         seed: int,
         n_threads: int | None,
         callback: EpochCallback | None = None,
+        validation: ValidationSet | None = None,
     ) -> Factors:
         """Train on ``ratings``; see the class documentation."""
-        p, q, bu, bi, mu, hist = _funkrs.sgd_fit(
+        if self.patience is not None and validation is None:
+            raise ValueError("patience (early stopping) needs fit(..., validation=ratings)")
+        val = None
+        if validation is not None:
+            val = (
+                np.ascontiguousarray(validation.users, dtype=np.int64),
+                np.ascontiguousarray(validation.items, dtype=np.int64),
+                np.ascontiguousarray(validation.values, dtype=np.float32),
+            )
+        p, q, bu, bi, mu, history, best = _funkrs.sgd_fit(
             np.ascontiguousarray(ratings.users, dtype=np.uint32),
             np.ascontiguousarray(ratings.items, dtype=np.uint32),
             np.ascontiguousarray(ratings.values, dtype=np.float32),
@@ -70,12 +106,25 @@ class FunkSGD:
             reg=params.reg,
             init_std=params.init_std,
             init_mean=self.init_mean,
+            lr_decay=self.lr_decay,
             biased=params.biased,
             seed=seed,
             n_blocks=self.n_blocks,
             reshuffle=self.reshuffle,
+            schedule=self.schedule,
+            validation=val,
+            clip=None if validation is None else validation.rating_scale,
+            patience=self.patience,
+            min_delta=self.min_delta,
             n_threads=n_threads,
             callback=callback,
         )
-        history = [{"epoch": e, "train_rmse": r, "seconds": s} for e, r, s in hist]
-        return Factors(p, q, bu, bi, float(mu), params.biased, history)
+        return Factors(p, q, bu, bi, float(mu), params.biased, history, best)
+
+
+def _positive_or_none(name: str, value: int | None) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
+    return int(value)

@@ -1,9 +1,12 @@
 //! `sgd_fit`: Funk SVD training.
 
-use funkrs_core::sgd::{self, EpochStats, Monitor, SgdParams};
+use funkrs_core::sgd::{
+    self, EarlyStopping, EpochStats, FitOptions, Monitor, Schedule, SgdParams, Validation,
+};
 use funkrs_core::{FunkError, Interactions};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::enter::enter;
 use crate::errors::PyFunkErr;
@@ -21,6 +24,17 @@ impl PyMonitor {
     }
 }
 
+fn stats_dict<'py>(py: Python<'py>, s: &EpochStats) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("epoch", s.epoch)?;
+    d.set_item("feature", s.feature)?;
+    d.set_item("train_rmse", s.train_rmse)?;
+    d.set_item("validation_rmse", s.validation_rmse)?;
+    d.set_item("lr", s.lr)?;
+    d.set_item("seconds", s.seconds)?;
+    Ok(d)
+}
+
 impl Monitor for PyMonitor {
     fn check(&mut self) -> Result<(), FunkError> {
         #[allow(clippy::redundant_closure_for_method_calls)]
@@ -34,10 +48,11 @@ impl Monitor for PyMonitor {
             return Ok(());
         };
         let res = Python::attach(|py| {
-            let out = cb.call1(py, (stats.epoch, stats.train_rmse, stats.seconds))?;
+            let out = cb.call1(py, (stats_dict(py, stats)?,))?;
             // A callback returning False asks to stop; None or True continue.
+            let out = out.bind(py);
             Ok::<bool, PyErr>(
-                out.bind(py).is_instance_of::<pyo3::types::PyBool>() && !out.extract::<bool>(py)?,
+                out.is_instance_of::<pyo3::types::PyBool>() && !out.extract::<bool>()?,
             )
         });
         match res {
@@ -54,14 +69,32 @@ type FitOutput<'py> = (
     Bound<'py, PyArray1<f32>>,
     Bound<'py, PyArray1<f32>>,
     f32,
-    Vec<(usize, f64, f64)>,
+    Vec<Bound<'py, PyDict>>,
+    Option<usize>,
 );
 
-/// Trains Funk SVD; returns `(P, Q, b_u, b_i, mu, history)`.
+type ValidationArrays<'py> = (
+    PyReadonlyArray1<'py, i64>,
+    PyReadonlyArray1<'py, i64>,
+    PyReadonlyArray1<'py, f32>,
+);
+
+fn parse_schedule(schedule: &str) -> PyResult<Schedule> {
+    match schedule {
+        "joint" => Ok(Schedule::Joint),
+        "feature-wise" => Ok(Schedule::FeatureWise),
+        other => Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "schedule must be 'joint' or 'feature-wise', got {other:?}"
+        ))),
+    }
+}
+
+/// Trains Funk SVD; returns `(P, Q, b_u, b_i, mu, history, best_epoch)`.
 #[pyfunction]
 #[pyo3(signature = (users, items, ratings, n_users, n_items, *, n_factors, n_epochs, lr, reg,
-    init_std, init_mean=0.0, biased=true, seed=0, n_blocks=None, reshuffle=false, n_threads=None,
-    callback=None))]
+    init_std, init_mean=0.0, lr_decay=0.0, biased=true, seed=0, n_blocks=None, reshuffle=false,
+    schedule="joint", validation=None, clip=None, patience=None, min_delta=0.0,
+    n_threads=None, callback=None))]
 pub fn sgd_fit<'py>(
     py: Python<'py>,
     users: PyReadonlyArray1<'py, u32>,
@@ -75,10 +108,16 @@ pub fn sgd_fit<'py>(
     reg: f32,
     init_std: f32,
     init_mean: f32,
+    lr_decay: f32,
     biased: bool,
     seed: u64,
     n_blocks: Option<usize>,
     reshuffle: bool,
+    schedule: &str,
+    validation: Option<ValidationArrays<'py>>,
+    clip: Option<(f32, f32)>,
+    patience: Option<usize>,
+    min_delta: f64,
     n_threads: Option<i64>,
     callback: Option<Py<PyAny>>,
 ) -> PyResult<FitOutput<'py>> {
@@ -88,6 +127,7 @@ pub fn sgd_fit<'py>(
         n_factors,
         n_epochs,
         lr,
+        lr_decay,
         reg,
         init_std,
         init_mean,
@@ -95,28 +135,46 @@ pub fn sgd_fit<'py>(
         seed,
         n_blocks,
         reshuffle,
+        schedule: parse_schedule(schedule)?,
+    };
+    let options = FitOptions {
+        validation: match &validation {
+            Some((vu, vi, vr)) => Some(Validation {
+                users: vu.as_slice()?,
+                items: vi.as_slice()?,
+                ratings: vr.as_slice()?,
+                clip,
+            }),
+            None => None,
+        },
+        early_stopping: patience.map(|patience| EarlyStopping {
+            patience,
+            min_delta,
+        }),
     };
     let mut monitor = PyMonitor {
         callback,
         error: None,
     };
     let res = enter(py, n_threads, |par| {
-        sgd::fit(&data, &params, par, &mut monitor)
+        sgd::fit_with(&data, &params, &options, par, &mut monitor)
     });
     if let Some(e) = monitor.error.take() {
         return Err(e);
     }
     let f = res?;
     let k = f.n_factors;
-    let p = numpy::ndarray::Array2::from_shape_vec((n_users, k), f.user_factors)
-        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
-    let q = numpy::ndarray::Array2::from_shape_vec((n_items, k), f.item_factors)
-        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+    let shape_err =
+        |e: numpy::ndarray::ShapeError| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
+    let p =
+        numpy::ndarray::Array2::from_shape_vec((n_users, k), f.user_factors).map_err(shape_err)?;
+    let q =
+        numpy::ndarray::Array2::from_shape_vec((n_items, k), f.item_factors).map_err(shape_err)?;
     let history = f
         .history
         .iter()
-        .map(|s| (s.epoch, s.train_rmse, s.seconds))
-        .collect();
+        .map(|s| stats_dict(py, s))
+        .collect::<PyResult<Vec<_>>>()?;
     Ok((
         p.into_pyarray(py),
         q.into_pyarray(py),
@@ -124,5 +182,6 @@ pub fn sgd_fit<'py>(
         f.item_bias.into_pyarray(py),
         f.global_mean,
         history,
+        f.best_epoch,
     ))
 }

@@ -3,6 +3,7 @@
 use rayon::prelude::*;
 
 use super::kernel::{run_block, Params, Step};
+use super::state::State;
 use crate::data::Interactions;
 use crate::par::Par;
 use crate::rng::Rng;
@@ -122,19 +123,29 @@ impl Grid {
         }
     }
 
+    /// All ratings, block after block.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Position in [`Grid::entries`] of block `(ub, (ub + s) mod b)`, the `ub`-th block of
+    /// stratum `s`.
+    pub fn block_range(&self, s: usize, ub: usize) -> std::ops::Range<usize> {
+        let x = ub * self.b + (ub + s) % self.b;
+        self.ptr[x]..self.ptr[x + 1]
+    }
+
     /// Runs the `b` blocks `(ub, (ub + s) mod b)` and returns their summed squared errors,
     /// added in block order so the sum does not depend on scheduling.
     pub fn run_stratum(
         &self,
         epoch: usize,
         s: usize,
-        p: &mut [f32],
-        q: &mut [f32],
-        bu: &mut [f32],
-        bi: &mut [f32],
+        state: &mut State,
         step: &Step,
         par: Par<'_>,
     ) -> f64 {
+        let (p, q, bu, bi) = (&mut state.p, &mut state.q, &mut state.bu, &mut state.bi);
         let shared = Shared {
             x: Params {
                 p: p.as_mut_ptr(),

@@ -13,27 +13,45 @@
 //! The grid and every order are drawn from the seed, never from the thread count, so a seed
 //! gives bit-identical factors for any number of threads.
 
+mod featurewise;
 mod grid;
 mod kernel;
+mod state;
 
 use std::time::Instant;
 
 use grid::Grid;
+pub use state::{EarlyStopping, Validation};
+use state::{State, Stopper};
 
 use crate::data::Interactions;
 use crate::par::Par;
 use crate::rng::Rng;
 use crate::FunkError;
 
+/// How the factors are trained.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Schedule {
+    /// Every epoch updates all `k` factors of each pair (Surprise, LIBMF).
+    #[default]
+    Joint,
+    /// Funk's original schedule: biases first, then factor 1 for `n_epochs` epochs, then
+    /// factor 2, ... each against the cached prediction of the ones already trained.
+    FeatureWise,
+}
+
 /// Hyperparameters of [`fit`]; names and defaults follow Surprise's `SVD`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SgdParams {
     /// Number of latent factors `k`.
     pub n_factors: usize,
-    /// Number of passes over the ratings.
+    /// Number of passes over the ratings (per factor with [`Schedule::FeatureWise`]).
     pub n_epochs: usize,
     /// Learning rate `η`.
     pub lr: f32,
+    /// Learning-rate decay: epoch `t` (1-based) uses `η / (1 + lr_decay · (t − 1))`;
+    /// 0 keeps it constant (Surprise's behaviour).
+    pub lr_decay: f32,
     /// L2 regularisation `λ`.
     pub reg: f32,
     /// Standard deviation of the normal initialisation of the factors.
@@ -50,6 +68,8 @@ pub struct SgdParams {
     /// ratings are then no longer streamed in memory order). By default the order is drawn
     /// once and epochs differ by their seeded stratum order.
     pub reshuffle: bool,
+    /// Joint (default) or Funk's feature-at-a-time schedule.
+    pub schedule: Schedule,
 }
 
 impl Default for SgdParams {
@@ -58,6 +78,7 @@ impl Default for SgdParams {
             n_factors: 100,
             n_epochs: 20,
             lr: 0.005,
+            lr_decay: 0.0,
             reg: 0.02,
             init_std: 0.1,
             init_mean: 0.0,
@@ -65,6 +86,7 @@ impl Default for SgdParams {
             seed: 0,
             n_blocks: None,
             reshuffle: false,
+            schedule: Schedule::Joint,
         }
     }
 }
@@ -88,6 +110,12 @@ impl SgdParams {
                 format!("must be a positive number, got {}", self.lr),
             ));
         }
+        if !(self.lr_decay.is_finite() && self.lr_decay >= 0.0) {
+            return Err(invalid(
+                "lr_decay",
+                format!("must be >= 0, got {}", self.lr_decay),
+            ));
+        }
         if !(self.reg.is_finite() && self.reg >= 0.0) {
             return Err(invalid("reg", format!("must be >= 0, got {}", self.reg)));
         }
@@ -105,16 +133,28 @@ impl SgdParams {
         }
         Ok(())
     }
+
+    /// Learning rate of 1-based epoch `t`.
+    fn lr_at(&self, t: usize) -> f32 {
+        self.lr / (1.0 + self.lr_decay * (t - 1) as f32)
+    }
 }
 
 /// Statistics of one finished epoch.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EpochStats {
-    /// 1-based epoch number.
+    /// 1-based epoch number (counted across factors with the feature-wise schedule).
     pub epoch: usize,
+    /// The factor being trained (feature-wise schedule; `None` for the bias phase or the
+    /// joint schedule).
+    pub feature: Option<usize>,
     /// RMSE of the errors seen during the epoch (before each update).
     pub train_rmse: f64,
-    /// Wall-clock seconds the epoch took.
+    /// RMSE on the validation ratings after the epoch, if any were given.
+    pub validation_rmse: Option<f64>,
+    /// Learning rate used.
+    pub lr: f32,
+    /// Wall-clock seconds the epoch took (validation included).
     pub seconds: f64,
 }
 
@@ -153,6 +193,17 @@ pub struct Factors {
     pub biased: bool,
     /// One entry per finished epoch.
     pub history: Vec<EpochStats>,
+    /// With early stopping: the epoch whose parameters these are.
+    pub best_epoch: Option<usize>,
+}
+
+/// Optional inputs of [`fit_with`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FitOptions<'a> {
+    /// Held-out ratings scored after every epoch.
+    pub validation: Option<Validation<'a>>,
+    /// Stop when the validation RMSE stops improving and keep the best epoch.
+    pub early_stopping: Option<EarlyStopping>,
 }
 
 /// Picks the grid size from the data alone: about 20k ratings per block, at most 32 per side
@@ -174,89 +225,147 @@ pub fn fit(
     par: Par<'_>,
     monitor: &mut dyn Monitor,
 ) -> Result<Factors, FunkError> {
+    fit_with(data, params, &FitOptions::default(), par, monitor)
+}
+
+/// [`fit`] with validation ratings and early stopping.
+pub fn fit_with(
+    data: &Interactions<'_>,
+    params: &SgdParams,
+    options: &FitOptions<'_>,
+    par: Par<'_>,
+    monitor: &mut dyn Monitor,
+) -> Result<Factors, FunkError> {
     params.validate()?;
     if data.is_empty() {
         return Err(FunkError::Shape("cannot fit on zero ratings".into()));
     }
-    let k = params.n_factors;
-    let kp = padded(k);
-    let mu = if params.biased {
-        data.mean() as f32
-    } else {
-        0.0
-    };
-    let mut p = init_factors(data.n_users, k, params, 0);
-    let mut q = init_factors(data.n_items, k, params, 1);
-    let mut bu = vec![0.0f32; data.n_users];
-    let mut bi = vec![0.0f32; data.n_items];
+    if let Some(v) = &options.validation {
+        v.validate(data.n_users, data.n_items)?;
+    }
+    if let Some(es) = &options.early_stopping {
+        es.validate(options.validation.is_some())?;
+        if params.schedule == Schedule::FeatureWise {
+            return Err(invalid(
+                "patience",
+                "early stopping works with the joint schedule only",
+            ));
+        }
+    }
+    let mut state = State::new(data, params);
     let b = params.n_blocks.unwrap_or_else(|| grid_size(data));
     let grid = par.install(|| Grid::new(data, b, params.seed, params.reshuffle, par.is_parallel()));
-    let mut history = Vec::with_capacity(params.n_epochs);
-    let hp = kernel::Step {
-        lr: params.lr,
-        reg: params.reg,
-        mu,
-        biased: params.biased,
-        kp,
+    let mut run = Run {
+        data,
+        params,
+        options,
+        par,
+        history: Vec::with_capacity(params.n_epochs),
+        stopper: options.early_stopping.map(Stopper::new),
     };
-    for epoch in 1..=params.n_epochs {
-        let start = Instant::now();
-        let mut order_rng = Rng::stream(params.seed, 1000 + epoch as u64);
-        let mut strata: Vec<usize> = (0..grid.b).collect();
-        order_rng.shuffle(&mut strata);
-        let mut sq = 0.0f64;
-        for &s in &strata {
-            let sq_s = grid.run_stratum(epoch, s, &mut p, &mut q, &mut bu, &mut bi, &hp, par);
-            if !sq_s.is_finite() {
-                return Err(FunkError::Diverged {
-                    epoch,
-                    loss: sq_s,
-                    lr: params.lr,
-                });
+    match params.schedule {
+        Schedule::Joint => run.joint(&grid, &mut state, monitor)?,
+        Schedule::FeatureWise => featurewise::train(&mut run, &grid, &mut state, monitor)?,
+    }
+    let best_epoch = match run.stopper.take() {
+        Some(stopper) => stopper.finish(&mut state),
+        None => None,
+    };
+    Ok(state.into_factors(data, params, run.history, best_epoch))
+}
+
+/// Passes a finite stratum loss through; a non-finite one is divergence.
+pub(crate) fn check_loss(epoch: usize, sq: f64, lr: f32) -> Result<f64, FunkError> {
+    if sq.is_finite() {
+        Ok(sq)
+    } else {
+        Err(FunkError::Diverged {
+            epoch,
+            loss: sq,
+            lr,
+        })
+    }
+}
+
+/// What one training run shares between its epochs.
+pub(crate) struct Run<'a, 'd> {
+    pub data: &'a Interactions<'d>,
+    pub params: &'a SgdParams,
+    pub options: &'a FitOptions<'a>,
+    pub par: Par<'a>,
+    pub history: Vec<EpochStats>,
+    pub stopper: Option<Stopper>,
+}
+
+impl Run<'_, '_> {
+    /// The joint schedule: every epoch walks all strata in a seeded order.
+    fn joint(
+        &mut self,
+        grid: &Grid,
+        state: &mut State,
+        monitor: &mut dyn Monitor,
+    ) -> Result<(), FunkError> {
+        for epoch in 1..=self.params.n_epochs {
+            let start = Instant::now();
+            let lr = self.params.lr_at(epoch);
+            let step = kernel::Step {
+                lr,
+                reg: self.params.reg,
+                mu: state.mu,
+                biased: self.params.biased,
+                kp: state.kp,
+            };
+            let mut sq = 0.0f64;
+            for s in self.strata(grid, epoch) {
+                let sq_s = grid.run_stratum(epoch, s, state, &step, self.par);
+                sq += check_loss(epoch, sq_s, lr)?;
+                monitor.check()?;
             }
-            sq += sq_s;
-            monitor.check()?;
+            if self.end_epoch(epoch, None, sq, lr, start, state, monitor)? {
+                break;
+            }
         }
+        Ok(())
+    }
+
+    /// The seeded order of strata of `epoch`.
+    pub(crate) fn strata(&self, grid: &Grid, epoch: usize) -> Vec<usize> {
+        let mut strata: Vec<usize> = (0..grid.b).collect();
+        Rng::stream(self.params.seed, 1000 + epoch as u64).shuffle(&mut strata);
+        strata
+    }
+
+    /// Validation, history, the monitor and early stopping; returns whether to stop.
+    pub(crate) fn end_epoch(
+        &mut self,
+        epoch: usize,
+        feature: Option<usize>,
+        sq: f64,
+        lr: f32,
+        start: Instant,
+        state: &mut State,
+        monitor: &mut dyn Monitor,
+    ) -> Result<bool, FunkError> {
+        let validation_rmse = self
+            .options
+            .validation
+            .as_ref()
+            .map(|v| state.rmse(v, self.params.biased, self.par));
         let stats = EpochStats {
             epoch,
-            train_rmse: (sq / data.len() as f64).sqrt(),
+            feature,
+            train_rmse: (sq / self.data.len() as f64).sqrt(),
+            validation_rmse,
+            lr,
             seconds: start.elapsed().as_secs_f64(),
         };
         monitor.on_epoch(&stats)?;
-        history.push(stats);
+        self.history.push(stats);
+        Ok(match (&mut self.stopper, validation_rmse) {
+            (Some(stopper), Some(v)) => stopper.observe(epoch, v, state),
+            _ => false,
+        })
     }
-    Ok(Factors {
-        n_factors: k,
-        user_factors: unpad(&p, k, kp),
-        item_factors: unpad(&q, k, kp),
-        user_bias: bu,
-        item_bias: bi,
-        global_mean: data.mean() as f32,
-        biased: params.biased,
-        history,
-    })
-}
-
-/// Normal initial factors with the padding columns set to zero (they then stay zero).
-fn init_factors(n_rows: usize, k: usize, params: &SgdParams, stream: u64) -> Vec<f32> {
-    let kp = padded(k);
-    let mut dense = vec![0.0f32; n_rows * k];
-    Rng::stream(params.seed, stream).fill_normal(&mut dense, params.init_mean, params.init_std);
-    let mut out = vec![0.0f32; n_rows * kp];
-    for (dst, src) in out.chunks_exact_mut(kp).zip(dense.chunks_exact(k)) {
-        dst[..k].copy_from_slice(src);
-    }
-    out
-}
-
-fn unpad(x: &[f32], k: usize, kp: usize) -> Vec<f32> {
-    if k == kp {
-        return x.to_vec();
-    }
-    x.chunks_exact(kp)
-        .flat_map(|row| &row[..k])
-        .copied()
-        .collect()
 }
 
 #[cfg(test)]

@@ -213,3 +213,149 @@ fn unbiased_model_keeps_zero_biases() {
     assert!(f.item_bias.iter().all(|&b| b == 0.0));
     assert_eq!(f.user_factors.len(), 30 * 5);
 }
+
+type Triples<T> = (Vec<T>, Vec<T>, Vec<f32>);
+
+fn split(us: &[u32], is: &[u32], rs: &[f32], cut: usize) -> (Triples<u32>, Triples<i64>) {
+    let mut idx: Vec<usize> = (0..rs.len()).collect();
+    Rng::new(5).shuffle(&mut idx);
+    let train = (
+        idx[..cut].iter().map(|&j| us[j]).collect(),
+        idx[..cut].iter().map(|&j| is[j]).collect(),
+        idx[..cut].iter().map(|&j| rs[j]).collect(),
+    );
+    let valid = (
+        idx[cut..].iter().map(|&j| i64::from(us[j])).collect(),
+        idx[cut..].iter().map(|&j| i64::from(is[j])).collect(),
+        idx[cut..].iter().map(|&j| rs[j]).collect(),
+    );
+    (train, valid)
+}
+
+#[test]
+fn validation_is_tracked_and_early_stopping_keeps_the_best_epoch() {
+    let (us, is, mut rs) = low_rank(150, 100, 3, 0.3, 21);
+    let mut noise = vec![0.0f32; rs.len()];
+    Rng::new(77).fill_normal(&mut noise, 0.0, 0.5);
+    rs.iter_mut().zip(&noise).for_each(|(r, n)| *r += n);
+    let cut = rs.len() * 8 / 10;
+    let ((tu, ti, tr), (vu, vi, vr)) = split(&us, &is, &rs, cut);
+    let data = Interactions::new(&tu, &ti, &tr, 150, 100).unwrap();
+    let v = Validation {
+        users: &vu,
+        items: &vi,
+        ratings: &vr,
+        clip: None,
+    };
+    // Large factors and no regularisation overfit quickly, so validation RMSE turns up.
+    let params = SgdParams {
+        n_factors: 40,
+        n_epochs: 200,
+        lr: 0.03,
+        reg: 0.0,
+        seed: 1,
+        ..SgdParams::default()
+    };
+    let opts = FitOptions {
+        validation: Some(v),
+        early_stopping: Some(EarlyStopping {
+            patience: 3,
+            min_delta: 0.0,
+        }),
+    };
+    let f = fit_with(&data, &params, &opts, Par::Seq, &mut NoMonitor).unwrap();
+    let vals: Vec<f64> = f
+        .history
+        .iter()
+        .map(|s| s.validation_rmse.unwrap())
+        .collect();
+    let best = f.best_epoch.unwrap();
+    assert!(f.history.len() < 200, "did not stop early");
+    assert_eq!(f.history.len(), best + 3);
+    let best_val = vals[best - 1];
+    assert!(vals.iter().all(|&x| x >= best_val));
+    // The returned parameters are those of the best epoch: rescoring them gives its RMSE.
+    let recomputed = rmse_i64(&f, &vu, &vi, &vr);
+    assert!(
+        (recomputed - best_val).abs() < 1e-4,
+        "{recomputed} vs {best_val}"
+    );
+}
+
+fn rmse_i64(f: &Factors, us: &[i64], is: &[i64], rs: &[f32]) -> f64 {
+    let us: Vec<u32> = us.iter().map(|&x| x as u32).collect();
+    let is: Vec<u32> = is.iter().map(|&x| x as u32).collect();
+    rmse(f, &us, &is, rs)
+}
+
+#[test]
+fn early_stopping_needs_validation() {
+    let (us, is, rs) = low_rank(20, 20, 2, 0.5, 1);
+    let data = Interactions::new(&us, &is, &rs, 20, 20).unwrap();
+    let opts = FitOptions {
+        validation: None,
+        early_stopping: Some(EarlyStopping {
+            patience: 2,
+            min_delta: 0.0,
+        }),
+    };
+    let err = fit_with(
+        &data,
+        &SgdParams::default(),
+        &opts,
+        Par::Seq,
+        &mut NoMonitor,
+    )
+    .unwrap_err();
+    assert!(matches!(
+        err,
+        FunkError::InvalidParam {
+            name: "patience",
+            ..
+        }
+    ));
+}
+
+#[test]
+fn learning_rate_decays_as_documented() {
+    let (us, is, rs) = low_rank(30, 30, 2, 0.5, 2);
+    let data = Interactions::new(&us, &is, &rs, 30, 30).unwrap();
+    let params = SgdParams {
+        lr: 0.01,
+        lr_decay: 0.5,
+        n_epochs: 3,
+        ..SgdParams::default()
+    };
+    let f = fit(&data, &params, Par::Seq, &mut NoMonitor).unwrap();
+    let lrs: Vec<f32> = f.history.iter().map(|s| s.lr).collect();
+    assert_eq!(lrs, vec![0.01, 0.01 / 1.5, 0.01 / 2.0]);
+}
+
+#[test]
+fn feature_wise_schedule_fits_and_is_thread_independent() {
+    let (us, is, rs) = low_rank(120, 80, 2, 0.4, 9);
+    let data = Interactions::new(&us, &is, &rs, 120, 80).unwrap();
+    let params = SgdParams {
+        n_factors: 3,
+        n_epochs: 60,
+        lr: 0.01,
+        reg: 0.0,
+        schedule: Schedule::FeatureWise,
+        n_blocks: Some(3),
+        seed: 4,
+        ..SgdParams::default()
+    };
+    let f = fit(&data, &params, Par::Seq, &mut NoMonitor).unwrap();
+    // biases + 3 factors, n_epochs each
+    assert_eq!(f.history.len(), 4 * 60);
+    assert_eq!(f.history[0].feature, None);
+    assert_eq!(f.history[60].feature, Some(0));
+    assert_eq!(f.history.last().unwrap().feature, Some(2));
+    let first = f.history[0].train_rmse;
+    let last = f.history.last().unwrap().train_rmse;
+    assert!(last < first / 3.0, "{first} -> {last}");
+    assert!((rmse(&f, &us, &is, &rs) - last).abs() < 0.05);
+    let pool = build_pool(2).unwrap();
+    let g = fit(&data, &params, Par::Pool(&pool), &mut NoMonitor).unwrap();
+    assert_eq!(f.user_factors, g.user_factors);
+}

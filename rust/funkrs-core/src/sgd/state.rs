@@ -1,0 +1,244 @@
+//! The parameters being trained, validation scoring and early stopping.
+
+use rayon::prelude::*;
+
+use super::{padded, EpochStats, Factors, SgdParams};
+use crate::data::Interactions;
+use crate::par::Par;
+use crate::rng::Rng;
+use crate::FunkError;
+
+/// Held-out ratings scored after every epoch. Ids are inner ids of the training data;
+/// a negative id (unknown at fit time) is predicted by the baseline fallback.
+#[derive(Clone, Copy, Debug)]
+pub struct Validation<'a> {
+    /// User per rating.
+    pub users: &'a [i64],
+    /// Item per rating.
+    pub items: &'a [i64],
+    /// Ratings.
+    pub ratings: &'a [f32],
+    /// Clip predictions to `[lo, hi]` before scoring (as `predict` does).
+    pub clip: Option<(f32, f32)>,
+}
+
+impl Validation<'_> {
+    pub(crate) fn validate(&self, n_users: usize, n_items: usize) -> Result<(), FunkError> {
+        if self.users.len() != self.items.len() || self.users.len() != self.ratings.len() {
+            return Err(FunkError::Shape(
+                "validation users, items and ratings differ in length".into(),
+            ));
+        }
+        if self.ratings.is_empty() {
+            return Err(FunkError::Shape("the validation set is empty".into()));
+        }
+        for (what, ids, size) in [
+            ("validation user", self.users, n_users),
+            ("validation item", self.items, n_items),
+        ] {
+            if let Some(position) = ids.iter().position(|&x| x >= size as i64) {
+                return Err(FunkError::IndexOutOfRange {
+                    what,
+                    index: ids[position] as u64,
+                    position,
+                    size,
+                });
+            }
+        }
+        if let Some(position) = self.ratings.iter().position(|r| !r.is_finite()) {
+            return Err(FunkError::NonFinite {
+                what: "validation rating",
+                position,
+                value: f64::from(self.ratings[position]),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Early-stopping rule: stop after `patience` epochs without a validation RMSE at least
+/// `min_delta` below the best so far; the best epoch's parameters are kept.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EarlyStopping {
+    /// Epochs to wait for an improvement.
+    pub patience: usize,
+    /// Smallest decrease of the validation RMSE that counts as an improvement.
+    pub min_delta: f64,
+}
+
+impl EarlyStopping {
+    pub(crate) fn validate(&self, has_validation: bool) -> Result<(), FunkError> {
+        if !has_validation {
+            return Err(FunkError::InvalidParam {
+                name: "patience",
+                reason: "early stopping needs validation ratings".into(),
+            });
+        }
+        if self.patience == 0 {
+            return Err(FunkError::InvalidParam {
+                name: "patience",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if !(self.min_delta.is_finite() && self.min_delta >= 0.0) {
+            return Err(FunkError::InvalidParam {
+                name: "min_delta",
+                reason: format!("must be >= 0, got {}", self.min_delta),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Padded factor rows (`kp` floats each, the padding stays zero) and biases.
+#[derive(Clone)]
+pub(crate) struct State {
+    pub p: Vec<f32>,
+    pub q: Vec<f32>,
+    pub bu: Vec<f32>,
+    pub bi: Vec<f32>,
+    pub k: usize,
+    pub kp: usize,
+    /// `μ` inside predictions of known pairs (0 when unbiased).
+    pub mu: f32,
+}
+
+impl State {
+    /// Seeded normal factors, zero biases.
+    pub fn new(data: &Interactions<'_>, params: &SgdParams) -> Self {
+        let k = params.n_factors;
+        State {
+            p: init_factors(data.n_users, k, params, 0),
+            q: init_factors(data.n_items, k, params, 1),
+            bu: vec![0.0; data.n_users],
+            bi: vec![0.0; data.n_items],
+            k,
+            kp: padded(k),
+            mu: if params.biased {
+                data.mean() as f32
+            } else {
+                0.0
+            },
+        }
+    }
+
+    /// RMSE on `v`, summed in fixed chunks so the result does not depend on the threads.
+    pub fn rmse(&self, v: &Validation<'_>, biased: bool, par: Par<'_>) -> f64 {
+        const CHUNK: usize = 1 << 14;
+        let fallback = if biased { self.mu } else { 0.0 };
+        let one = |j: usize| -> f64 {
+            let (u, i) = (v.users[j], v.items[j]);
+            let mut pred = match (usize::try_from(u).ok(), usize::try_from(i).ok()) {
+                (Some(u), Some(i)) => {
+                    let pu = &self.p[u * self.kp..u * self.kp + self.k];
+                    let qi = &self.q[i * self.kp..i * self.kp + self.k];
+                    let dot: f32 = pu.iter().zip(qi).map(|(a, b)| a * b).sum();
+                    if biased {
+                        self.mu + self.bu[u] + self.bi[i] + dot
+                    } else {
+                        dot
+                    }
+                }
+                (Some(u), None) => fallback + self.bu[u],
+                (None, Some(i)) => fallback + self.bi[i],
+                (None, None) => fallback,
+            };
+            if let Some((lo, hi)) = v.clip {
+                pred = pred.clamp(lo, hi);
+            }
+            f64::from(v.ratings[j] - pred).powi(2)
+        };
+        let n = v.ratings.len();
+        let chunk_sum = |c: usize| (c * CHUNK..((c + 1) * CHUNK).min(n)).map(one).sum::<f64>();
+        let n_chunks = n.div_ceil(CHUNK);
+        let sums: Vec<f64> = if par.is_parallel() {
+            par.install(|| (0..n_chunks).into_par_iter().map(chunk_sum).collect())
+        } else {
+            (0..n_chunks).map(chunk_sum).collect()
+        };
+        (sums.iter().sum::<f64>() / n as f64).sqrt()
+    }
+
+    /// Unpadded factors plus metadata.
+    pub fn into_factors(
+        self,
+        data: &Interactions<'_>,
+        params: &SgdParams,
+        history: Vec<EpochStats>,
+        best_epoch: Option<usize>,
+    ) -> Factors {
+        Factors {
+            n_factors: self.k,
+            user_factors: unpad(&self.p, self.k, self.kp),
+            item_factors: unpad(&self.q, self.k, self.kp),
+            user_bias: self.bu,
+            item_bias: self.bi,
+            global_mean: data.mean() as f32,
+            biased: params.biased,
+            history,
+            best_epoch,
+        }
+    }
+}
+
+/// Tracks the best validation RMSE and keeps a copy of the parameters that reached it.
+pub(crate) struct Stopper {
+    rule: EarlyStopping,
+    best: Option<(usize, f64, State)>,
+    waited: usize,
+}
+
+impl Stopper {
+    pub fn new(rule: EarlyStopping) -> Self {
+        Stopper {
+            rule,
+            best: None,
+            waited: 0,
+        }
+    }
+
+    /// Records epoch `epoch`'s validation RMSE; returns whether to stop.
+    pub fn observe(&mut self, epoch: usize, rmse: f64, state: &State) -> bool {
+        let improved = match &self.best {
+            None => true,
+            Some((_, best, _)) => rmse < best - self.rule.min_delta,
+        };
+        if improved {
+            self.best = Some((epoch, rmse, state.clone()));
+            self.waited = 0;
+            false
+        } else {
+            self.waited += 1;
+            self.waited >= self.rule.patience
+        }
+    }
+
+    /// Puts the best parameters back into `state`; returns their epoch.
+    pub fn finish(self, state: &mut State) -> Option<usize> {
+        let (epoch, _, best) = self.best?;
+        *state = best;
+        Some(epoch)
+    }
+}
+
+/// Normal initial factors with the padding columns set to zero (they then stay zero).
+fn init_factors(n_rows: usize, k: usize, params: &SgdParams, stream: u64) -> Vec<f32> {
+    let kp = padded(k);
+    let mut dense = vec![0.0f32; n_rows * k];
+    Rng::stream(params.seed, stream).fill_normal(&mut dense, params.init_mean, params.init_std);
+    let mut out = vec![0.0f32; n_rows * kp];
+    for (dst, src) in out.chunks_exact_mut(kp).zip(dense.chunks_exact(k)) {
+        dst[..k].copy_from_slice(src);
+    }
+    out
+}
+
+fn unpad(x: &[f32], k: usize, kp: usize) -> Vec<f32> {
+    if k == kp {
+        return x.to_vec();
+    }
+    x.chunks_exact(kp)
+        .flat_map(|row| &row[..k])
+        .copied()
+        .collect()
+}
