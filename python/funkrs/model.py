@@ -7,7 +7,7 @@ import math
 import numbers
 import os
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -34,7 +34,13 @@ class MatrixFactorization(BaseEstimator):
 
     The solver is chosen by name (see :func:`funkrs.solvers.available`); parameters that
     every solver understands are named arguments, solver-specific ones go in
-    ``solver_options``. Defaults follow Surprise's ``SVD``.
+    ``solver_options``.
+
+    The names follow Surprise's ``SVD``; three defaults differ on purpose. funkrs uses
+    ``n_epochs=40, lr=0.01, reg=0.1`` (Surprise: 20, 0.005, 0.02), which gives a test RMSE
+    of 0.867 instead of 0.888 on the fixed MovieLens-small split (chosen on a validation
+    split carved out of the training ratings, not on the test set; see the README).
+    :meth:`surprise_defaults` builds an estimator with Surprise's values.
 
     Parameters
     ----------
@@ -43,11 +49,11 @@ class MatrixFactorization(BaseEstimator):
     n_factors : int
         Number of latent factors.
     n_epochs : int
-        Passes over the training ratings (iterative solvers).
+        Passes over the training ratings (iterative solvers). Surprise: 20.
     lr : float
-        Learning rate (SGD).
+        Learning rate (SGD). Surprise: 0.005.
     reg : float
-        L2 regularisation of factors and biases.
+        L2 regularisation of factors and biases. Surprise: 0.02.
     init_std : float
         Standard deviation of the random initial factors (SGD).
     biased : bool
@@ -77,9 +83,9 @@ class MatrixFactorization(BaseEstimator):
         self,
         solver: str = "funk-sgd",
         n_factors: int = 100,
-        n_epochs: int = 20,
-        lr: float = 0.005,
-        reg: float = 0.02,
+        n_epochs: int = 40,
+        lr: float = 0.01,
+        reg: float = 0.1,
         *,
         init_std: float = 0.1,
         biased: bool = True,
@@ -101,6 +107,27 @@ class MatrixFactorization(BaseEstimator):
         self.solver_options = solver_options
         self.clip = clip
         self.unknown = unknown
+
+    #: Surprise's ``SVD`` defaults, for :meth:`surprise_defaults`.
+    SURPRISE_DEFAULTS: ClassVar[dict[str, Any]] = {
+        "n_factors": 100,
+        "n_epochs": 20,
+        "lr": 0.005,
+        "reg": 0.02,
+        "init_std": 0.1,
+        "biased": True,
+    }
+
+    @classmethod
+    def surprise_defaults(cls, **params: Any) -> MatrixFactorization:
+        """An estimator with Surprise's ``SVD()`` defaults; ``params`` override any of them.
+
+        Examples
+        --------
+        >>> MatrixFactorization.surprise_defaults(random_state=0)
+        MatrixFactorization(n_epochs=20, lr=0.005, reg=0.02, random_state=0)
+        """
+        return cls(**{**cls.SURPRISE_DEFAULTS, **params})
 
     # -- fitting ----------------------------------------------------------------------------
     def fit(
