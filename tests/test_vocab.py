@@ -3,10 +3,12 @@ from __future__ import annotations
 import pickle
 
 import numpy as np
+import polars as pl
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import funkrs
 from funkrs import Vocabulary
 from funkrs.exceptions import RatingsError, UnknownIdError
 
@@ -19,7 +21,13 @@ def test_int_ids_round_trip(values: list[int]) -> None:
     assert len(vocab) == len(set(values))
 
 
-@given(st.lists(st.text(min_size=0, max_size=8), min_size=1, max_size=50))
+@given(
+    st.lists(
+        st.text(min_size=0, max_size=8).filter(lambda s: not s.endswith("\x00")),
+        min_size=1,
+        max_size=50,
+    )
+)
 def test_str_ids_round_trip(values: list[str]) -> None:
     vocab, codes = Vocabulary.from_values(np.asarray(values, dtype=str))
     assert vocab.ids(codes).tolist() == values
@@ -41,6 +49,16 @@ def test_pickle_keeps_ids_and_equality() -> None:
     back = pickle.loads(pickle.dumps(vocab))
     assert back == vocab
     assert back.ids_array.tolist() == ["a", "b"]
+
+
+def test_trailing_nul_ids_are_rejected_not_merged() -> None:
+    # numpy's fixed-width strings would turn "a\x00" into "a" and merge two users.
+    with pytest.raises(RatingsError, match="NUL"):
+        funkrs.Ratings.from_arrays(["a", "a\x00"], [1, 1], [3.0, 4.0])
+    with pytest.raises(RatingsError, match="NUL"):
+        funkrs.Ratings.from_frame(
+            pl.DataFrame({"user": ["a", "a\x00"], "item": [1, 1], "rating": [3.0, 4.0]})
+        )
 
 
 def test_rejects_duplicates_and_bad_ids() -> None:

@@ -34,6 +34,9 @@ def normalize_ids(values: Any, what: str) -> np.ndarray:
             raise RatingsError(f"{what} ids do not fit in int64")
         return arr.astype(np.int64, copy=False)
     if kind == "U":
+        if not isinstance(values, np.ndarray):
+            # Building the array from Python strings already dropped trailing NULs.
+            _reject_trailing_nul(np.asarray(values, dtype=object).reshape(-1), what)
         return arr
     if kind == "f":
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
@@ -62,6 +65,7 @@ def _normalize_objects(arr: np.ndarray, what: str) -> np.ndarray:
         raise RatingsError(f"{what} id at row {row} is missing (null)")
     is_str = np.frompyfunc(lambda v: isinstance(v, str), 1, 1)(arr).astype(bool)
     if is_str.all():
+        _reject_trailing_nul(arr, what)
         return arr.astype(str)
     is_int = np.frompyfunc(
         lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)), 1, 1
@@ -75,6 +79,17 @@ def _normalize_objects(arr: np.ndarray, what: str) -> np.ndarray:
         f"{what} ids must be all integers or all strings; row {row} holds {show_id(arr[row])} "
         f"({type(arr[row]).__name__})"
     )
+
+
+def _reject_trailing_nul(arr: np.ndarray, what: str) -> None:
+    """Numpy's fixed-width strings drop trailing NULs, which would merge distinct ids."""
+    bad = np.frompyfunc(lambda v: v.endswith("\x00"), 1, 1)(arr).astype(bool)
+    if bad.any():
+        row = int(np.argmax(bad))
+        raise RatingsError(
+            f"{what} id at row {row} ({arr[row]!r}) ends with a NUL character, which funkrs "
+            "cannot store faithfully; strip it first"
+        )
 
 
 class Vocabulary:

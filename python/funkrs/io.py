@@ -162,7 +162,15 @@ def _id_column(s: pl.Series) -> np.ndarray:
     if dt.is_integer():
         return np.asarray(s.cast(pl.Int64).to_numpy())
     if dt == pl.String or isinstance(dt, (pl.Categorical, pl.Enum)):
-        return np.asarray(s.cast(pl.String).to_numpy().astype(str))
+        text = s.cast(pl.String)
+        nul = text.str.ends_with("\x00")
+        if nul.any():
+            row = int(nul.arg_max() or 0)
+            raise RatingsError(
+                f"column {s.name!r}: id at row {row} ({text[row]!r}) ends with a NUL "
+                "character, which funkrs cannot store faithfully; strip it first"
+            )
+        return np.asarray(text.to_numpy().astype(str))
     if dt.is_float():
         bad = ~(s.is_finite() & (s == s.round(0)))
         if bad.any():
