@@ -1,7 +1,7 @@
 """Type stubs of the Rust extension module (private: use the public Python API)."""
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, final
 
 import numpy as np
 import numpy.typing as npt
@@ -76,3 +76,23 @@ def top_n(
 def csr_from_coo(
     rows: npt.NDArray[np.uint32], cols: npt.NDArray[np.uint32], n_rows: int
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint32]]: ...
+def fold_in(
+    item_factors: npt.NDArray[np.float32],
+    item_bias: npt.NDArray[np.float32],
+    global_mean: float,
+    biased: bool,
+    indptr: npt.NDArray[np.uint64],
+    items: npt.NDArray[np.uint32],
+    ratings: npt.NDArray[np.float32],
+    reg: float,
+    *,
+    n_threads: int | None = None,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]: ...
+
+@final
+class IdIndex:
+    def __new__(cls, ids: npt.NDArray[np.int64]) -> IdIndex: ...
+    def lookup(
+        self, queries: npt.NDArray[np.int64], n_threads: int | None = None
+    ) -> npt.NDArray[np.int64]: ...
+    def __len__(self) -> int: ...

@@ -109,7 +109,7 @@ class Vocabulary:
     ['b']
     """
 
-    __slots__ = ("_ids",)
+    __slots__ = ("_ids", "_index")
 
     def __init__(self, ids: npt.ArrayLike) -> None:
         arr = normalize_ids(ids, "vocabulary")
@@ -118,6 +118,7 @@ class Vocabulary:
             raise RatingsError("vocabulary ids must be distinct")
         uniq.flags.writeable = False
         self._ids = uniq
+        self._index: Any = None
 
     @classmethod
     def from_values(cls, values: np.ndarray) -> tuple[Vocabulary, np.ndarray]:
@@ -126,6 +127,7 @@ class Vocabulary:
         vocab = cls.__new__(cls)
         uniq.flags.writeable = False
         vocab._ids = uniq
+        vocab._index = None
         return vocab, codes.reshape(-1).astype(np.uint32)
 
     @property
@@ -164,6 +166,7 @@ class Vocabulary:
         ids = np.asarray(state["ids"])
         ids.flags.writeable = False
         self._ids = ids
+        self._index = None
 
     def numbers(
         self, raw: npt.ArrayLike, missing: Literal["error", "negative"] = "error"
@@ -196,6 +199,9 @@ class Vocabulary:
                 query = None
             if query is None or (query.dtype.kind == "U") != self.is_string:
                 found = np.zeros(arr.shape, dtype=bool)
+            elif not self.is_string:
+                out = self._int_index().lookup(np.ascontiguousarray(query, dtype=np.int64))
+                found = out >= 0
             else:
                 pos = np.searchsorted(self._ids, query)
                 pos_c = np.minimum(pos, len(self._ids) - 1)
@@ -207,6 +213,14 @@ class Vocabulary:
                 f"id {show_id(arr[first])} (position {first}) is not in the vocabulary"
             )
         return out
+
+    def _int_index(self) -> Any:
+        """The Rust index of integer ids, built on first use (not pickled)."""
+        if self._index is None:
+            from funkrs._funkrs import IdIndex
+
+            self._index = IdIndex(np.ascontiguousarray(self._ids, dtype=np.int64))
+        return self._index
 
     def ids(self, inner: npt.ArrayLike) -> np.ndarray:
         """Raw ids of inner ids (vectorised)."""

@@ -17,6 +17,7 @@ from funkrs import _funkrs
 from funkrs import solvers as _solvers
 from funkrs._base import BaseEstimator
 from funkrs._ratings import Ratings
+from funkrs._scoring import ScoringMixin
 from funkrs._vocab import Vocabulary, show_id
 from funkrs.exceptions import NotFittedError, UnknownIdError
 
@@ -26,10 +27,9 @@ if TYPE_CHECKING:
 __all__ = ["MatrixFactorization"]
 
 UnknownPolicy = Literal["baseline", "nan", "error"]
-Metric = Literal["cosine", "dot", "euclidean"]
 
 
-class MatrixFactorization(BaseEstimator):
+class MatrixFactorization(ScoringMixin, BaseEstimator):
     """Matrix factorization for explicit ratings: ``r̂ = μ + b_u + b_i + p_u·q_i``.
 
     The solver is chosen by name (see :func:`funkrs.solvers.available`); parameters that
@@ -328,117 +328,6 @@ class MatrixFactorization(BaseEstimator):
         """Predicted rating of one ``(user, item)`` pair of raw ids."""
         return float(self.predict(np.asarray([user]), np.asarray([item]))[0])
 
-    # -- ranking ----------------------------------------------------------------------------
-    def recommend(
-        self,
-        users: npt.ArrayLike | None = None,
-        n: int = 10,
-        exclude_seen: bool = True,
-        items: npt.ArrayLike | None = None,
-    ) -> pl.DataFrame:
-        """Top-``n`` items for each user, by predicted rating.
-
-        Parameters
-        ----------
-        users : array-like or scalar, optional
-            Raw user ids; None recommends for every training user.
-        n : int
-            Recommendations per user (fewer when fewer candidates remain).
-        exclude_seen : bool
-            Skip the items the user rated in the training data.
-        items : array-like, optional
-            Restrict the candidates to these raw item ids.
-
-        Returns
-        -------
-        polars.DataFrame
-            Columns ``user``, ``item``, ``score`` (the unclipped predicted rating) and
-            ``rank`` (1 = best); ties are broken by the lower inner item id.
-
-        Raises
-        ------
-        UnknownIdError
-            A user or candidate item was not seen in training.
-        """
-        self._check_fitted()
-        _check_int("n", n, 0)
-        if users is None:
-            uidx = np.arange(self.n_users_, dtype=np.int64)
-        else:
-            uidx = self.users_.numbers(np.atleast_1d(np.asarray(users)), missing="error")
-        cands = None
-        if items is not None:
-            cands = np.unique(self.items_.numbers(np.atleast_1d(np.asarray(items)), "error"))
-        offsets = np.full(len(uidx), self.global_mean_ if self.biased_ else 0.0, np.float32)
-        if self.biased_:
-            offsets += self.user_bias_[uidx]
-        exclude = None
-        if exclude_seen:
-            exclude = (self._seen_indptr, self._seen_indices, uidx.astype(np.uint32))
-        ids, scores = _funkrs.top_n(
-            np.ascontiguousarray(self.user_factors_[uidx]),
-            offsets,
-            self.item_factors_,
-            self.item_bias_ if self.biased_ else np.zeros(0, np.float32),
-            int(n),
-            exclude=exclude,
-            candidates=None if cands is None else cands.astype(np.uint32),
-            n_threads=self._threads(),
-        )
-        return _ranking_frame(self.users_.ids(uidx), self.items_, ids, scores, ("user", "item"))
-
-    def similar_items(
-        self, items: npt.ArrayLike, n: int = 10, metric: Metric = "cosine"
-    ) -> pl.DataFrame:
-        """The ``n`` items nearest to each given item in latent space.
-
-        Parameters
-        ----------
-        items : array-like or scalar
-            Raw item ids.
-        n : int
-            Neighbours per item (the item itself is excluded).
-        metric : {"cosine", "dot", "euclidean"}
-            Similarity of item factor vectors. For ``"euclidean"`` the score is the distance
-            (smaller is closer); otherwise larger is closer.
-
-        Returns
-        -------
-        polars.DataFrame
-            Columns ``item``, ``similar``, ``score``, ``rank``.
-        """
-        self._check_fitted()
-        _check_int("n", n, 0)
-        idx = self.items_.numbers(np.atleast_1d(np.asarray(items)), missing="error")
-        q = self.item_factors_
-        bias = np.zeros(0, np.float32)
-        if metric == "cosine":
-            norms = np.linalg.norm(q, axis=1, keepdims=True)
-            q = np.ascontiguousarray(q / np.maximum(norms, np.finfo(np.float32).tiny))
-        elif metric == "euclidean":
-            bias = (-0.5 * np.einsum("ij,ij->i", q, q)).astype(np.float32)
-        elif metric != "dot":
-            raise ValueError(f"metric must be 'cosine', 'dot' or 'euclidean', got {metric!r}")
-        n_items = len(q)
-        self_csr = (
-            np.arange(n_items + 1, dtype=np.uint64),
-            np.arange(n_items, dtype=np.uint32),
-            idx.astype(np.uint32),
-        )
-        ids, scores = _funkrs.top_n(
-            np.ascontiguousarray(q[idx]),
-            np.zeros(len(idx), np.float32),
-            np.ascontiguousarray(q),
-            bias,
-            int(n),
-            exclude=self_csr,
-            n_threads=self._threads(),
-        )
-        if metric == "euclidean":
-            sq = np.einsum("ij,ij->i", q[idx], q[idx])[:, None] - 2.0 * scores
-            scores = np.sqrt(np.maximum(sq, 0.0)).astype(np.float32)
-        return _ranking_frame(self.items_.ids(idx), self.items_, ids, scores, ("item", "similar"))
-
     # -- persistence ------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:
         """Save the fitted model (``.npz`` plus a JSON header, no pickle).
@@ -477,26 +366,6 @@ def _validation_set(solver: Any, train: Ratings, validation: Ratings) -> _solver
         items=train.item_vocab.numbers(validation.raw_items(), missing="negative"),
         values=np.ascontiguousarray(validation.values, dtype=np.float32),
         rating_scale=train.rating_scale,
-    )
-
-
-def _ranking_frame(
-    query_ids: np.ndarray,
-    vocab: Vocabulary,
-    ids: np.ndarray,
-    scores: np.ndarray,
-    names: tuple[str, str],
-) -> pl.DataFrame:
-    n = ids.shape[1] if ids.ndim == 2 else 0
-    valid = ids >= 0
-    rows, slots = np.nonzero(valid)
-    return pl.DataFrame(
-        {
-            names[0]: query_ids[rows],
-            names[1]: vocab.ids(ids[valid]),
-            "score": scores[valid].astype(np.float32),
-            "rank": (slots + 1).astype(np.int32) if n else np.zeros(0, np.int32),
-        }
     )
 
 

@@ -6,6 +6,8 @@
 
 pub mod data;
 pub mod error;
+pub mod foldin;
+pub mod index;
 pub mod par;
 pub mod predict;
 pub mod rng;

@@ -9,6 +9,7 @@
 
 mod enter;
 mod errors;
+mod index;
 mod scoring;
 mod sgd;
 
@@ -19,7 +20,9 @@ mod _funkrs {
     #[pymodule_export]
     use crate::errors::{ConvergenceError, FunkrsError};
     #[pymodule_export]
-    use crate::scoring::{csr_from_coo, predict, top_n};
+    use crate::index::IdIndex;
+    #[pymodule_export]
+    use crate::scoring::{csr_from_coo, fold_in, predict, top_n};
     #[pymodule_export]
     use crate::sgd::sgd_fit;
 

@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 use crate::enter::enter;
 
 type IdsScores<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<f32>>);
+type FactorsBias<'py> = (Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<f32>>);
 type CsrArrays<'py> = (Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u32>>);
 
 fn matrix<'a>(a: &'a PyReadonlyArray2<'_, f32>, name: &str) -> PyResult<(&'a [f32], usize)> {
@@ -147,4 +148,44 @@ pub fn csr_from_coo<'py>(
         Ok(Csr::from_coo(r, c, n_rows))
     })?;
     Ok((csr.indptr.into_pyarray(py), csr.indices.into_pyarray(py)))
+}
+
+/// Ridge fold-in of new users; returns `(P_new, b_new)`.
+#[pyfunction]
+#[pyo3(signature = (item_factors, item_bias, global_mean, biased, indptr, items, ratings, reg,
+    *, n_threads=None))]
+pub fn fold_in<'py>(
+    py: Python<'py>,
+    item_factors: PyReadonlyArray2<'py, f32>,
+    item_bias: PyReadonlyArray1<'py, f32>,
+    global_mean: f32,
+    biased: bool,
+    indptr: PyReadonlyArray1<'py, u64>,
+    items: PyReadonlyArray1<'py, u32>,
+    ratings: PyReadonlyArray1<'py, f32>,
+    reg: f32,
+    n_threads: Option<i64>,
+) -> PyResult<FactorsBias<'py>> {
+    let (q, k) = matrix(&item_factors, "item_factors")?;
+    let model = ModelView {
+        k,
+        user_factors: &[],
+        item_factors: q,
+        user_bias: &[],
+        item_bias: item_bias.as_slice()?,
+        global_mean,
+        biased,
+    };
+    let data = funkrs_core::foldin::UserRatings {
+        indptr: indptr.as_slice()?,
+        items: items.as_slice()?,
+        ratings: ratings.as_slice()?,
+    };
+    let n = data.indptr.len().saturating_sub(1);
+    let (p, b) = enter(py, n_threads, |par| {
+        funkrs_core::foldin::fold_in(&model, &data, reg, par)
+    })?;
+    let p = Array2::from_shape_vec((n, k), p)
+        .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
+    Ok((p.into_pyarray(py), b.into_pyarray(py)))
 }

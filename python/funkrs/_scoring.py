@@ -1,0 +1,419 @@
+"""Ranking and fold-in for fitted models: top-N, similar items/users, Parquet output."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from funkrs import _funkrs
+from funkrs._ratings import Ratings
+from funkrs._vocab import Vocabulary
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+__all__ = ["ScoringMixin"]
+
+Metric = Literal["cosine", "dot", "euclidean"]
+
+
+class ScoringMixin:
+    """Top-N recommendation, nearest neighbours and fold-in (mixed into the estimator)."""
+
+    # Set by ``fit`` (see MatrixFactorization).
+    user_factors_: np.ndarray
+    item_factors_: np.ndarray
+    user_bias_: np.ndarray
+    item_bias_: np.ndarray
+    global_mean_: float
+    biased_: bool
+    users_: Vocabulary
+    items_: Vocabulary
+    reg: float
+    _seen_indptr: np.ndarray
+    _seen_indices: np.ndarray
+
+    def _check_fitted(self) -> None:  # pragma: no cover - provided by the estimator
+        raise NotImplementedError
+
+    def _threads(self) -> int | None:  # pragma: no cover - provided by the estimator
+        raise NotImplementedError
+
+    # -- top-N ------------------------------------------------------------------------------
+    def recommend(
+        self,
+        users: npt.ArrayLike | None = None,
+        n: int = 10,
+        exclude_seen: bool = True,
+        items: npt.ArrayLike | None = None,
+    ) -> pl.DataFrame:
+        """Top-``n`` items for each user, by predicted rating.
+
+        Parameters
+        ----------
+        users : array-like or scalar, optional
+            Raw user ids (training users or users added by :meth:`fold_in`); None
+            recommends for every user.
+        n : int
+            Recommendations per user (fewer when fewer candidates remain).
+        exclude_seen : bool
+            Skip the items the user rated in the training data (or at fold-in).
+        items : array-like, optional
+            Restrict the candidates to these raw item ids.
+
+        Returns
+        -------
+        polars.DataFrame
+            Columns ``user``, ``item``, ``score`` (the unclipped predicted rating) and
+            ``rank`` (1 = best), sorted by user order then rank; ties are broken by the
+            lower inner item id.
+
+        Raises
+        ------
+        UnknownIdError
+            A user or candidate item is unknown. Unknown users get no popularity fallback:
+            fold them in first (:meth:`fold_in`).
+        """
+        self._check_fitted()
+        _check_n(n)
+        uidx = self._user_index(users)
+        cands = self._candidates(items)
+        ids, scores = self._top_n_users(uidx, n, exclude_seen, cands)
+        return _ranking_frame(self.users_.ids(uidx), self.items_, ids, scores, ("user", "item"))
+
+    def recommend_to_parquet(
+        self,
+        path: str | os.PathLike[str],
+        n: int = 10,
+        users: npt.ArrayLike | None = None,
+        *,
+        batch_size: int = 100_000,
+        exclude_seen: bool = True,
+        items: npt.ArrayLike | None = None,
+        progress: bool = False,
+    ) -> int:
+        """Write top-``n`` recommendations for many users to a Parquet file, batch by batch.
+
+        Memory stays bounded by one batch: each batch of users is scored and written to a
+        part file, and the parts are streamed into ``path`` at the end. Everything is
+        written next to ``path`` under temporary names and renamed into place only on
+        success, so a failed or interrupted run leaves no partial file behind.
+
+        Parameters
+        ----------
+        path : str or path-like
+            Output file (the columns of :meth:`recommend`).
+        n : int
+            Recommendations per user.
+        users : array-like, optional
+            Raw user ids; None scores every user.
+        batch_size : int
+            Users per batch.
+        exclude_seen, items
+            As in :meth:`recommend`.
+        progress : bool
+            Show a progress bar (needs ``tqdm``).
+
+        Returns
+        -------
+        int
+            Number of rows written.
+        """
+        self._check_fitted()
+        _check_n(n)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        uidx = self._user_index(users)
+        cands = self._candidates(items)
+        target = Path(path)
+        if not target.parent.is_dir():
+            raise FileNotFoundError(f"directory of {str(target)!r} does not exist")
+        parts_dir = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+        tmp = parts_dir / "out.parquet"
+        try:
+            rows = 0
+            for j, batch in enumerate(_batches(uidx, batch_size, progress)):
+                ids, scores = self._top_n_users(batch, n, exclude_seen, cands)
+                frame = _ranking_frame(
+                    self.users_.ids(batch), self.items_, ids, scores, ("user", "item")
+                )
+                frame.write_parquet(parts_dir / f"part-{j:08d}.parquet")
+                rows += frame.height
+            parts = sorted(parts_dir.glob("part-*.parquet"))
+            if parts:
+                pl.scan_parquet(parts).sink_parquet(tmp)
+            else:
+                _empty_ranking(self.users_, self.items_).write_parquet(tmp)
+            os.replace(tmp, target)
+            return rows
+        finally:
+            shutil.rmtree(parts_dir, ignore_errors=True)
+
+    def _user_index(self, users: npt.ArrayLike | None) -> np.ndarray:
+        if users is None:
+            return np.arange(len(self.users_), dtype=np.int64)
+        return self.users_.numbers(np.atleast_1d(np.asarray(users)), missing="error")
+
+    def _candidates(self, items: npt.ArrayLike | None) -> np.ndarray | None:
+        if items is None:
+            return None
+        idx = self.items_.numbers(np.atleast_1d(np.asarray(items)), missing="error")
+        return np.unique(idx).astype(np.uint32)
+
+    def _top_n_users(
+        self, uidx: np.ndarray, n: int, exclude_seen: bool, cands: np.ndarray | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        offsets = np.full(len(uidx), self.global_mean_ if self.biased_ else 0.0, np.float32)
+        if self.biased_:
+            offsets += self.user_bias_[uidx]
+        exclude = None
+        if exclude_seen:
+            exclude = (self._seen_indptr, self._seen_indices, uidx.astype(np.uint32))
+        return _funkrs.top_n(
+            np.ascontiguousarray(self.user_factors_[uidx]),
+            offsets,
+            self.item_factors_,
+            self.item_bias_ if self.biased_ else np.zeros(0, np.float32),
+            int(n),
+            exclude=exclude,
+            candidates=cands,
+            n_threads=self._threads(),
+        )
+
+    # -- neighbours -------------------------------------------------------------------------
+    def similar_items(
+        self, items: npt.ArrayLike, n: int = 10, metric: Metric = "cosine"
+    ) -> pl.DataFrame:
+        """The ``n`` items nearest to each given item in latent space.
+
+        Parameters
+        ----------
+        items : array-like or scalar
+            Raw item ids.
+        n : int
+            Neighbours per item (the item itself is excluded).
+        metric : {"cosine", "dot", "euclidean"}
+            Similarity of factor vectors. For ``"euclidean"`` the score is the distance
+            (smaller is closer); otherwise larger is closer.
+
+        Returns
+        -------
+        polars.DataFrame
+            Columns ``item``, ``similar``, ``score``, ``rank``.
+        """
+        self._check_fitted()
+        idx = self.items_.numbers(np.atleast_1d(np.asarray(items)), missing="error")
+        ids, scores = self._neighbours(self.item_factors_, idx, n, metric)
+        return _ranking_frame(self.items_.ids(idx), self.items_, ids, scores, ("item", "similar"))
+
+    def similar_users(
+        self, users: npt.ArrayLike, n: int = 10, metric: Metric = "cosine"
+    ) -> pl.DataFrame:
+        """The ``n`` users nearest to each given user in latent space.
+
+        Same rules as :meth:`similar_items`; columns ``user``, ``similar``, ``score``,
+        ``rank``.
+        """
+        self._check_fitted()
+        idx = self.users_.numbers(np.atleast_1d(np.asarray(users)), missing="error")
+        ids, scores = self._neighbours(self.user_factors_, idx, n, metric)
+        return _ranking_frame(self.users_.ids(idx), self.users_, ids, scores, ("user", "similar"))
+
+    def _neighbours(
+        self, vectors: np.ndarray, idx: np.ndarray, n: int, metric: str
+    ) -> tuple[np.ndarray, np.ndarray]:
+        _check_n(n)
+        q = vectors
+        bias = np.zeros(0, np.float32)
+        if metric == "cosine":
+            norms = np.linalg.norm(q, axis=1, keepdims=True)
+            q = np.ascontiguousarray(q / np.maximum(norms, np.finfo(np.float32).tiny))
+        elif metric == "euclidean":
+            bias = (-0.5 * np.einsum("ij,ij->i", q, q)).astype(np.float32)
+        elif metric != "dot":
+            raise ValueError(f"metric must be 'cosine', 'dot' or 'euclidean', got {metric!r}")
+        count = len(q)
+        self_csr = (
+            np.arange(count + 1, dtype=np.uint64),
+            np.arange(count, dtype=np.uint32),
+            idx.astype(np.uint32),
+        )
+        ids, scores = _funkrs.top_n(
+            np.ascontiguousarray(q[idx]),
+            np.zeros(len(idx), np.float32),
+            np.ascontiguousarray(q, dtype=np.float32),
+            bias,
+            int(n),
+            exclude=self_csr,
+            n_threads=self._threads(),
+        )
+        if metric == "euclidean":
+            sq = np.einsum("ij,ij->i", q[idx], q[idx])[:, None] - 2.0 * scores
+            scores = np.sqrt(np.maximum(sq, 0.0)).astype(np.float32)
+        return ids, scores
+
+    # -- fold-in ----------------------------------------------------------------------------
+    def fold_in_factors(
+        self, ratings: Ratings, reg: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Factors for the users of ``ratings`` against the fixed item factors and biases.
+
+        Solves, per user, the ridge problem
+        ``min Σ_i (r_ui − μ − b_i − b_u − p_u·q_i)² + reg·n_u·(‖p_u‖² + b_u²)`` (the
+        regularisation SGD applies once per rating). Items unknown to the model are
+        ignored; a user without known items gets zero factors (the baseline).
+
+        Returns
+        -------
+        (user_ids, user_factors, user_bias)
+            Raw ids of the users of ``ratings``, ``float32`` factors ``(n, k)`` and biases.
+        """
+        self._check_fitted()
+        lam = self.reg if reg is None else reg
+        if not (isinstance(lam, (int, float)) and np.isfinite(lam) and lam > 0):
+            raise ValueError(f"fold-in needs reg > 0, got {lam!r}")
+        item_idx = self.items_.numbers(ratings.raw_items(), missing="negative")
+        known = item_idx >= 0
+        rows = ratings.users[known]
+        indptr, order = _funkrs.csr_from_coo(
+            np.ascontiguousarray(rows, dtype=np.uint32),
+            np.arange(len(rows), dtype=np.uint32),
+            ratings.n_users,
+        )
+        p, b = _funkrs.fold_in(
+            self.item_factors_,
+            self.item_bias_,
+            self.global_mean_,
+            self.biased_,
+            indptr,
+            np.ascontiguousarray(item_idx[known][order], dtype=np.uint32),
+            np.ascontiguousarray(ratings.values[known][order], dtype=np.float32),
+            float(lam),
+            n_threads=self._threads(),
+        )
+        return ratings.user_vocab.ids_array, p, b
+
+    def fold_in(self, ratings: Ratings, reg: float | None = None) -> Any:
+        """Add the users of ``ratings`` that were not seen at fit time; returns ``self``.
+
+        Their factors come from :meth:`fold_in_factors`; their ratings of known items
+        count as seen for ``recommend(exclude_seen=True)``. Users already in the model are
+        an error (refit, or use :meth:`fold_in_factors` to compare).
+
+        Raises
+        ------
+        ValueError
+            Some users of ``ratings`` are already in the model.
+        """
+        self._check_fitted()
+        if not isinstance(ratings, Ratings):
+            raise TypeError(f"fold_in expects funkrs.Ratings, got {type(ratings).__name__}")
+        existing = self.users_.numbers(ratings.user_vocab.ids_array, missing="negative") >= 0
+        if existing.any():
+            first = ratings.user_vocab.ids_array[int(np.argmax(existing))]
+            raise ValueError(
+                f"{int(existing.sum())} user(s) of fold_in are already in the model "
+                f"(e.g. {first!r}); fold_in adds new users only"
+            )
+        new_ids, p, b = self.fold_in_factors(ratings, reg)
+        self._append_users(new_ids, p, b, ratings)
+        return self
+
+    def _append_users(
+        self, new_ids: np.ndarray, p: np.ndarray, b: np.ndarray, ratings: Ratings
+    ) -> None:
+        all_ids = np.concatenate([self.users_.ids_array, new_ids])
+        order = np.argsort(all_ids, kind="stable")
+        vocab = Vocabulary.__new__(Vocabulary)
+        vocab.__setstate__({"ids": all_ids[order]})
+        # Seen lists of the new users, in the model's item ids.
+        item_idx = self.items_.numbers(ratings.raw_items(), missing="negative")
+        known = item_idx >= 0
+        new_indptr, new_pos = _funkrs.csr_from_coo(
+            np.ascontiguousarray(ratings.users[known], dtype=np.uint32),
+            np.arange(int(known.sum()), dtype=np.uint32),
+            len(new_ids),
+        )
+        new_cols = item_idx[known][new_pos].astype(np.uint32)
+        counts = np.concatenate([np.diff(self._seen_indptr), np.diff(new_indptr)]).astype(np.int64)
+        starts = np.concatenate(
+            [self._seen_indptr[:-1], new_indptr[:-1] + len(self._seen_indices)]
+        ).astype(np.int64)
+        counts, starts = counts[order], starts[order]
+        cols = np.concatenate([self._seen_indices, _sorted_rows(new_indptr, new_cols)])
+        # Gather the rows in the new user order: row r's entries are starts[r] + 0..counts[r].
+        first = np.cumsum(counts) - counts
+        take = np.repeat(starts - first, counts) + np.arange(int(counts.sum()))
+        self.user_factors_ = np.ascontiguousarray(np.vstack([self.user_factors_, p])[order])
+        self.user_bias_ = np.ascontiguousarray(np.concatenate([self.user_bias_, b])[order])
+        self._seen_indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint64)
+        self._seen_indices = np.ascontiguousarray(cols[take], dtype=np.uint32)
+        self.users_ = vocab
+
+
+def _sorted_rows(indptr: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Sort the columns within each CSR row (the exclusion lists must be sorted)."""
+    rows = np.repeat(np.arange(len(indptr) - 1), np.diff(indptr).astype(np.int64))
+    return cols[np.lexsort((cols, rows))]
+
+
+def _check_n(n: Any) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise ValueError(f"n must be an integer >= 0, got {n!r}")
+
+
+def _batches(uidx: np.ndarray, size: int, progress: bool) -> Iterator[np.ndarray]:
+    starts = range(0, len(uidx), size)
+    bar: Any = None
+    if progress:
+        with contextlib.suppress(ImportError):
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(uidx), unit="user", desc="recommend")
+    try:
+        for s in starts:
+            batch = uidx[s : s + size]
+            yield batch
+            if bar is not None:
+                bar.update(len(batch))
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _empty_ranking(users: Vocabulary, items: Vocabulary) -> pl.DataFrame:
+    return _ranking_frame(
+        users.ids_array[:0],
+        items,
+        np.zeros((0, 0), np.int64),
+        np.zeros((0, 0), np.float32),
+        ("user", "item"),
+    )
+
+
+def _ranking_frame(
+    query_ids: np.ndarray,
+    vocab: Vocabulary,
+    ids: np.ndarray,
+    scores: np.ndarray,
+    names: tuple[str, str],
+) -> pl.DataFrame:
+    n = ids.shape[1] if ids.ndim == 2 else 0
+    valid = ids >= 0
+    rows, slots = np.nonzero(valid)
+    return pl.DataFrame(
+        {
+            names[0]: query_ids[rows],
+            names[1]: vocab.ids(ids[valid]) if n else vocab.ids_array[:0],
+            "score": scores[valid].astype(np.float32),
+            "rank": (slots + 1).astype(np.int32) if n else np.zeros(0, np.int32),
+        }
+    )

@@ -1,0 +1,45 @@
+//! `IdIndex`: the Rust hash/direct index behind `Vocabulary.numbers` for integer ids.
+
+use funkrs_core::index::IdIndex as CoreIndex;
+use numpy::{IntoPyArray, PyArray1, PyReadonlyArray1};
+use pyo3::prelude::*;
+
+use crate::enter::enter;
+use crate::errors::PyFunkErr;
+
+/// Raw `int64` id → inner id index (built once per vocabulary).
+#[pyclass(module = "funkrs._funkrs", frozen)]
+pub struct IdIndex {
+    inner: CoreIndex,
+    len: usize,
+}
+
+#[pymethods]
+impl IdIndex {
+    #[new]
+    fn new(py: Python<'_>, ids: PyReadonlyArray1<'_, i64>) -> PyResult<Self> {
+        let ids = ids.as_slice()?;
+        let inner = py.detach(|| CoreIndex::new(ids)).map_err(PyFunkErr)?;
+        Ok(IdIndex {
+            inner,
+            len: ids.len(),
+        })
+    }
+
+    /// Inner ids of `queries`, `-1` where unknown.
+    #[pyo3(signature = (queries, n_threads=None))]
+    fn lookup<'py>(
+        &self,
+        py: Python<'py>,
+        queries: PyReadonlyArray1<'py, i64>,
+        n_threads: Option<i64>,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let q = queries.as_slice()?;
+        let out = enter(py, n_threads, |par| Ok(self.inner.lookup(q, par)))?;
+        Ok(out.into_pyarray(py))
+    }
+
+    fn __len__(&self) -> usize {
+        self.len
+    }
+}

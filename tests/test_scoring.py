@@ -1,0 +1,142 @@
+"""Offline scoring: Parquet output, neighbours, fold-in, id lookup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+import funkrs
+from funkrs.exceptions import UnknownIdError
+
+
+@pytest.fixture(scope="module")
+def trained() -> tuple[funkrs.MatrixFactorization, funkrs.Ratings]:
+    data = funkrs.datasets.synthetic(300, 120, 9000, rank=4, noise=0.2, random_state=2)
+    model = funkrs.MatrixFactorization(n_factors=8, n_epochs=60, random_state=0).fit(data)
+    return model, data
+
+
+def test_recommend_to_parquet_reads_back_to_the_same_frame(trained, tmp_path: Path) -> None:
+    model, _ = trained
+    out = tmp_path / "recs.parquet"
+    rows = model.recommend_to_parquet(out, n=5, batch_size=37)
+    back = pl.read_parquet(out)
+    expected = model.recommend(n=5)
+    assert rows == expected.height
+    assert back.equals(expected)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["recs.parquet"]
+    some = model.users_.ids_array[:3]
+    model.recommend_to_parquet(out, n=2, users=some)
+    assert pl.read_parquet(out).equals(model.recommend(users=some, n=2))
+    empty = tmp_path / "empty.parquet"
+    assert model.recommend_to_parquet(empty, users=[]) == 0
+    assert pl.read_parquet(empty).columns == ["user", "item", "score", "rank"]
+
+
+def test_a_failed_parquet_run_leaves_nothing(trained, tmp_path: Path, monkeypatch) -> None:
+    model, _ = trained
+    calls = {"n": 0}
+    real = pl.DataFrame.write_parquet
+
+    def flaky(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError("disk full")
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", flaky)
+    with pytest.raises(OSError, match="disk full"):
+        model.recommend_to_parquet(tmp_path / "recs.parquet", batch_size=10)
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(UnknownIdError):
+        model.recommend_to_parquet(tmp_path / "x.parquet", users=["nobody"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_edge_cases_of_recommend(trained) -> None:
+    model, data = trained
+    user = data.raw_users()[0]
+    seen = set(data.raw_items()[data.raw_users() == user].tolist())
+    every = model.recommend(users=[user], n=10_000)
+    assert every.height == data.n_items - len(seen)
+    assert not seen & set(every["item"].to_list())
+    only_seen = model.recommend(users=[user], items=sorted(seen), n=5)
+    assert only_seen.height == 0
+    assert model.recommend(users=[user], n=0).height == 0
+    with pytest.raises(ValueError, match="n must be"):
+        model.recommend(n=-1)
+
+
+def test_similar_users(trained) -> None:
+    model, data = trained
+    user = data.raw_users()[0]
+    sims = model.similar_users([user], n=5)
+    assert sims.columns == ["user", "similar", "score", "rank"]
+    assert user not in sims["similar"].to_list()
+    p = model.user_factors_ / np.linalg.norm(model.user_factors_, axis=1, keepdims=True)
+    u = model.users_.numbers([user])[0]
+    cos = p @ p[u]
+    cos[u] = -np.inf
+    expected = model.users_.ids(np.argsort(-cos, kind="stable")[:5])
+    assert sims["similar"].to_list() == expected.tolist()
+
+
+def test_fold_in_of_a_training_user_lands_close_to_the_trained_factors(trained) -> None:
+    model, data = trained
+    u0 = data.raw_users()[0]
+    mine = data.take(np.flatnonzero(data.raw_users() == u0))
+    ids, p, b = model.fold_in_factors(mine)
+    assert ids.tolist() == [u0]
+    inner = model.users_.numbers([u0])[0]
+    trained_p, trained_b = model.user_factors_[inner], model.user_bias_[inner]
+    # Same objective, different optimiser: close, not equal.
+    rel = np.linalg.norm(p[0] - trained_p) / np.linalg.norm(trained_p)
+    assert rel < 0.35, rel
+    assert abs(b[0] - trained_b) < 0.15
+    pred_fold = model.global_mean_ + b[0] + model.item_bias_ + model.item_factors_ @ p[0]
+    pred_train = model.global_mean_ + trained_b + model.item_bias_ + model.item_factors_ @ trained_p
+    assert np.corrcoef(pred_fold, pred_train)[0, 1] > 0.95
+
+
+def test_fold_in_adds_new_users_who_can_get_recommendations(trained) -> None:
+    model, data = trained
+    model = _copy(model)
+    items = model.items_.ids_array[:6]
+    new = funkrs.Ratings.from_arrays(
+        [10**9] * 3 + [10**9 + 1] * 3, items, [5.0, 4.5, 1.0, 2.0, 2.5, 5.0]
+    )
+    n_before = model.n_users_
+    model.fold_in(new)
+    assert model.n_users_ == n_before + 2
+    recs = model.recommend(users=[10**9], n=5)
+    assert recs.height == 5
+    assert not set(items[:3].tolist()) & set(recs["item"].to_list())
+    assert np.isfinite(model.predict([10**9], [items[0]])).all()
+    # Existing training users keep their factors and seen items.
+    old_user = data.raw_users()[0]
+    assert model.recommend(users=[old_user], n=3).height == 3
+    with pytest.raises(ValueError, match="already in the model"):
+        model.fold_in(new)
+
+
+def _copy(model: funkrs.MatrixFactorization) -> funkrs.MatrixFactorization:
+    import pickle
+
+    return pickle.loads(pickle.dumps(model))
+
+
+def test_sparse_int_ids_use_the_hash_index_consistently() -> None:
+    rng = np.random.default_rng(0)
+    users = rng.choice(np.arange(-(2**60), 2**60, 2**40), 200, replace=False)
+    items = np.arange(50) * 1_000_003
+    u = np.repeat(users, 5)
+    i = np.tile(items[:5], 200)
+    data = funkrs.Ratings.from_arrays(u, i, rng.integers(1, 6, len(u)).astype(float))
+    model = funkrs.MatrixFactorization(n_factors=4, n_epochs=3, random_state=0).fit(data)
+    pred = model.predict(u, i)
+    expected = model.predict(u, i, unknown="error")
+    np.testing.assert_array_equal(pred, expected)
+    assert model.users_.numbers([users[3], 12345], missing="negative")[1] == -1
