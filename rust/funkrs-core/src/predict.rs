@@ -136,9 +136,15 @@ pub fn predict(
     let run = |lo: usize, dst: &mut [f32]| {
         let (us, is) = (&users[lo..lo + dst.len()], &items[lo..lo + dst.len()]);
         for (j, d) in dst.iter_mut().enumerate() {
-            if let Some(&ua) = us.get(j + 16) {
-                if let Ok(ua) = usize::try_from(ua) {
-                    prefetch(model.user_factors.as_ptr().wrapping_add(ua * k));
+            if let (Some(&ua), Some(&ia)) = (us.get(j + 16), is.get(j + 16)) {
+                for (id, rows) in [(ua, model.user_factors), (ia, model.item_factors)] {
+                    if let Ok(id) = usize::try_from(id) {
+                        let row = rows.as_ptr().wrapping_add(id * k);
+                        // Every cache line of the row (16 floats each).
+                        for off in (0..k).step_by(16) {
+                            prefetch(row.wrapping_add(off));
+                        }
+                    }
                 }
             }
             *d = one((&us[j], &is[j]));
