@@ -46,6 +46,43 @@ fn groups(n: usize, b: usize, rng: &mut Rng) -> Vec<u32> {
     group
 }
 
+/// Users whose ratings are interleaved within a segment.
+const INTERLEAVE: usize = 4;
+
+/// Reorders a user-sorted block so that each segment of [`INTERLEAVE`] consecutive users
+/// alternates between them (u0, u1, u2, u3, u0, ...); returns the segment starts.
+///
+/// Consecutive updates of one user form a dependency chain through its row; alternating
+/// users lets the CPU overlap the chains while the rows stay in L1.
+fn interleave_users(block: &mut [Entry]) -> Vec<u32> {
+    let mut user_starts = Vec::new();
+    for (j, e) in block.iter().enumerate() {
+        if j == 0 || block[j - 1].u != e.u {
+            user_starts.push(j);
+        }
+    }
+    user_starts.push(block.len());
+    let mut seg_starts = Vec::with_capacity(user_starts.len() / INTERLEAVE + 1);
+    let mut out = Vec::with_capacity(block.len());
+    for group in user_starts
+        .windows(2)
+        .collect::<Vec<_>>()
+        .chunks(INTERLEAVE)
+    {
+        seg_starts.push(out.len() as u32);
+        let longest = group.iter().map(|w| w[1] - w[0]).max().unwrap_or(0);
+        for t in 0..longest {
+            for w in group {
+                if w[0] + t < w[1] {
+                    out.push(block[w[0] + t]);
+                }
+            }
+        }
+    }
+    block.copy_from_slice(&out);
+    seg_starts
+}
+
 impl Grid {
     /// Groups the ratings into blocks and shuffles each block (all from `seed`).
     pub fn new(
@@ -93,13 +130,7 @@ impl Grid {
             Rng::stream(seed, 10_000 + *x as u64).shuffle(block);
             // Stable: each user's items keep the random order drawn above.
             block.sort_by_key(|e| user_rank[e.u as usize]);
-            let mut starts = Vec::new();
-            for (j, e) in block.iter().enumerate() {
-                if j == 0 || block[j - 1].u != e.u {
-                    starts.push(j as u32);
-                }
-            }
-            starts
+            interleave_users(block)
         };
         let per_block: Vec<Vec<u32>> = if parallel {
             chunks.par_iter_mut().map(arrange).collect()
