@@ -53,6 +53,11 @@ def test_fit_evaluate_predict_recommend_info(ratings_csv: Path, tmp_path: Path, 
     recs = tmp_path / "recs.csv"
     assert main(["recommend", str(model), "-o", str(recs), "-n", "3", "--users", "0", "1"]) == 0
     assert pl.read_csv(recs).height == 6
+    assert "wrote 6 recommendations" in capsys.readouterr().out
+    pq = tmp_path / "recs.parquet"
+    assert main(["recommend", str(model), "-o", str(pq), "-n", "2", "--batch-size", "7"]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert pl.read_parquet(pq).height == 2 * 30
     assert main(["info", str(model), "--json"]) == 0
     info = json.loads(capsys.readouterr().out)
     assert info["n_factors"] == 4

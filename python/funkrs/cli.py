@@ -92,6 +92,13 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("-n", type=int, default=10, help="items per user (default: 10)")
     rec.add_argument("--users", nargs="*", default=None, help="user ids (default: all users)")
     rec.add_argument("--include-seen", action="store_true", help="keep items rated in training")
+    rec.add_argument(
+        "--batch-size",
+        type=int,
+        default=100_000,
+        help="users per batch when streaming to Parquet (default: 100000)",
+    )
+    rec.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
     info = sub.add_parser("info", help="describe a saved model")
     info.add_argument("model", help="model file")
@@ -202,8 +209,21 @@ def _cmd_recommend(a: argparse.Namespace) -> int:
         users = (
             np.asarray(a.users) if ids.dtype.kind == "U" else np.asarray(a.users, dtype=np.int64)
         )
-    recs = model.recommend(users=users, n=a.n, exclude_seen=not a.include_seen)
-    _write_frame(recs, a.output)
+    if Path(a.output).suffix.lower() in (".parquet", ".pq"):
+        rows = model.recommend_to_parquet(
+            a.output,
+            n=a.n,
+            users=users,
+            exclude_seen=not a.include_seen,
+            batch_size=a.batch_size,
+            progress=not a.quiet,
+        )
+    else:
+        recs = model.recommend(users=users, n=a.n, exclude_seen=not a.include_seen)
+        _write_frame(recs, a.output)
+        rows = recs.height
+    if not a.quiet:
+        print(f"wrote {rows:,} recommendations to {a.output}")
     return 0
 
 
