@@ -92,6 +92,15 @@ def _reject_trailing_nul(arr: np.ndarray, what: str) -> None:
         )
 
 
+def _ucs4_rows(arr: np.ndarray) -> np.ndarray:
+    """A ``<U`` array as its ``(n, width)`` matrix of UCS-4 code points (zero padded)."""
+    arr = np.ascontiguousarray(arr, dtype=arr.dtype.newbyteorder("="))
+    width = max(arr.dtype.itemsize // 4, 1)
+    if arr.dtype.itemsize == 0:
+        return np.zeros((len(arr), 1), np.uint32)
+    return arr.view(np.uint32).reshape(len(arr), width)
+
+
 class Vocabulary:
     """Sorted unique raw ids; the position of an id is its inner id.
 
@@ -202,6 +211,9 @@ class Vocabulary:
             elif not self.is_string:
                 out = self._int_index().lookup(np.ascontiguousarray(query, dtype=np.int64))
                 found = out >= 0
+            elif query.dtype.itemsize > 0:
+                out = self._str_index().lookup(_ucs4_rows(query))
+                found = out >= 0
             else:
                 pos = np.searchsorted(self._ids, query)
                 pos_c = np.minimum(pos, len(self._ids) - 1)
@@ -220,6 +232,14 @@ class Vocabulary:
             from funkrs._funkrs import IdIndex
 
             self._index = IdIndex(np.ascontiguousarray(self._ids, dtype=np.int64))
+        return self._index
+
+    def _str_index(self) -> Any:
+        """The Rust hash index of string ids, built on first use (not pickled)."""
+        if self._index is None:
+            from funkrs._funkrs import StrIndex
+
+            self._index = StrIndex(_ucs4_rows(self._ids))
         return self._index
 
     def ids(self, inner: npt.ArrayLike) -> np.ndarray:

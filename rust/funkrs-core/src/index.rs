@@ -201,3 +201,138 @@ mod tests {
         assert!(IdIndex::new(&[1 << 40, 9, 1 << 40]).is_err());
     }
 }
+
+/// Maps distinct fixed-width strings (numpy `<U` rows: `width` UCS-4 code points, padded
+/// with trailing zeros) to their positions, by open addressing on a hash of the row.
+#[derive(Clone, Debug)]
+pub struct StrIndex {
+    data: Vec<u32>,
+    width: usize,
+    slots: Vec<u32>,
+}
+
+/// The row without its zero padding.
+#[inline]
+fn trimmed(row: &[u32]) -> &[u32] {
+    let end = row.iter().rposition(|&c| c != 0).map_or(0, |p| p + 1);
+    &row[..end]
+}
+
+#[inline]
+fn hash_row(row: &[u32]) -> u64 {
+    // FNV-1a over code points, then a multiplicative finaliser.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &c in row {
+        h = (h ^ u64::from(c)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+impl StrIndex {
+    /// Builds the index of `data.len() / width` rows; duplicates are an error.
+    pub fn new(data: &[u32], width: usize) -> Result<Self, FunkError> {
+        let n = data.len().checked_div(width).unwrap_or(0);
+        if width > 0 && data.len() != n * width {
+            return Err(FunkError::Shape(
+                "string data is not a whole number of rows".into(),
+            ));
+        }
+        if n >= MISSING as usize {
+            return Err(FunkError::Shape("too many ids for a u32 index".into()));
+        }
+        let cap = (n * 2).next_power_of_two().max(16);
+        let mut index = StrIndex {
+            data: data.to_vec(),
+            width,
+            slots: vec![MISSING; cap],
+        };
+        for pos in 0..n {
+            let row = trimmed(&data[pos * width..(pos + 1) * width]);
+            let mask = cap - 1;
+            let mut s = (hash_row(row) >> 17) as usize & mask;
+            loop {
+                let here = index.slots[s];
+                if here == MISSING {
+                    index.slots[s] = pos as u32;
+                    break;
+                }
+                if index.row(here as usize) == row {
+                    return Err(FunkError::Shape(format!(
+                        "string id at position {pos} is a duplicate"
+                    )));
+                }
+                s = (s + 1) & mask;
+            }
+        }
+        Ok(index)
+    }
+
+    fn row(&self, pos: usize) -> &[u32] {
+        trimmed(&self.data[pos * self.width..(pos + 1) * self.width])
+    }
+
+    /// Position of the string `row` (zero padding ignored), if present.
+    pub fn get(&self, row: &[u32]) -> Option<u32> {
+        let row = trimmed(row);
+        let mask = self.slots.len() - 1;
+        let mut s = (hash_row(row) >> 17) as usize & mask;
+        loop {
+            let here = self.slots[s];
+            if here == MISSING {
+                return None;
+            }
+            if self.row(here as usize) == row {
+                return Some(here);
+            }
+            s = (s + 1) & mask;
+        }
+    }
+
+    /// Positions of the query rows (`width` code points each), `-1` for unknown ones.
+    pub fn lookup(&self, queries: &[u32], width: usize, par: Par<'_>) -> Vec<i64> {
+        let n = queries.len().checked_div(width).unwrap_or(0);
+        let mut out = vec![-1i64; if width == 0 { 0 } else { n }];
+        if width == 0 {
+            return out;
+        }
+        let fill = |(dst, src): (&mut [i64], &[u32])| {
+            for (d, q) in dst.iter_mut().zip(src.chunks_exact(width)) {
+                *d = self.get(q).map_or(-1, i64::from);
+            }
+        };
+        if par.is_parallel() && n > LOOKUP_CHUNK {
+            par.install(|| {
+                out.par_chunks_mut(LOOKUP_CHUNK)
+                    .zip(queries.par_chunks(LOOKUP_CHUNK * width))
+                    .for_each(fill);
+            });
+        } else {
+            fill((&mut out, queries));
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod str_tests {
+    use super::*;
+
+    fn encode(words: &[&str], width: usize) -> Vec<u32> {
+        let mut out = vec![0u32; words.len() * width];
+        for (r, w) in words.iter().enumerate() {
+            for (c, ch) in w.chars().enumerate() {
+                out[r * width + c] = ch as u32;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn finds_strings_across_widths() {
+        let words = ["", "a", "ab", "héllo", "ab\u{1F600}"];
+        let index = StrIndex::new(&encode(&words, 6), 6).unwrap();
+        let queries = encode(&["ab", "zz", "", "héllo", "ab\u{1F600}", "a"], 8);
+        assert_eq!(index.lookup(&queries, 8, Par::Seq), vec![2, -1, 0, 3, 4, 1]);
+        assert!(StrIndex::new(&encode(&["x", "x"], 3), 3).is_err());
+    }
+}

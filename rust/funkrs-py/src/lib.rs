@@ -20,7 +20,7 @@ mod _funkrs {
     #[pymodule_export]
     use crate::errors::{ConvergenceError, FunkrsError};
     #[pymodule_export]
-    use crate::index::IdIndex;
+    use crate::index::{IdIndex, StrIndex};
     #[pymodule_export]
     use crate::scoring::{csr_from_coo, fold_in, predict, top_n};
     #[pymodule_export]
