@@ -7,6 +7,7 @@
 pub mod data;
 pub mod error;
 pub mod foldin;
+mod hint;
 pub mod index;
 pub mod par;
 pub mod predict;

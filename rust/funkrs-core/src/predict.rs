@@ -2,6 +2,7 @@
 
 use rayon::prelude::*;
 
+use crate::hint::prefetch;
 use crate::par::Par;
 use crate::FunkError;
 
@@ -160,19 +161,6 @@ pub fn predict(
         run(0, &mut out);
     }
     Ok(out)
-}
-
-#[inline(always)]
-#[allow(clippy::inline_always)] // a single instruction
-fn prefetch(ptr: *const f32) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetching is a hint; it never faults, whatever the address.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>(ptr.cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = ptr;
 }
 
 fn check_inner(what: &'static str, ids: &[i64], size: usize) -> Result<(), FunkError> {

@@ -6,6 +6,7 @@
 //! the same lane order, so the two give bit-identical results.
 
 use super::grid::Entry;
+use crate::hint::prefetch;
 
 /// Constants of one SGD step.
 #[derive(Clone, Copy, Debug)]
@@ -87,18 +88,6 @@ pub(crate) fn update(
         y.copy_from_slice(&nq);
     }
     e
-}
-
-#[inline(always)]
-fn prefetch(ptr: *const f32) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: prefetching is a hint; it never faults, whatever the address.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>(ptr.cast::<i8>());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = ptr;
 }
 
 /// The block loop; returns the sum of squared errors.
