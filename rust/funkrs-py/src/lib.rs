@@ -11,6 +11,7 @@ mod enter;
 mod errors;
 mod scoring;
 mod sgd;
+mod svd;
 
 use pyo3::prelude::*;
 
@@ -22,6 +23,8 @@ mod _funkrs {
     use crate::scoring::{csr_from_coo, predict, top_n};
     #[pymodule_export]
     use crate::sgd::sgd_fit;
+    #[pymodule_export]
+    use crate::svd::dense_svd;
 
     use super::{Bound, PyModule, PyModuleMethods, PyResult};
 
