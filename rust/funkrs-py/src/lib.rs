@@ -24,7 +24,7 @@ mod _funkrs {
     #[pymodule_export]
     use crate::sgd::sgd_fit;
     #[pymodule_export]
-    use crate::svd::dense_svd;
+    use crate::svd::{dense_svd, imputed_svd};
 
     use super::{Bound, PyModule, PyModuleMethods, PyResult};
 
