@@ -179,6 +179,12 @@ class ImputedSVD:
     max_iter : int
         Implicit path: maximum number of rounds (two sparse products each); a
         ``RuntimeWarning`` is issued when ``tol`` is not reached.
+
+    Attributes
+    ----------
+    info_ : dict
+        After an implicit-path fit: ``n_iter`` (rounds run), ``residual`` (largest
+        ``‖X v_i − σ_i u_i‖ / σ_1``) and ``converged``.
     """
 
     name: ClassVar[str] = "imputed-svd"
@@ -208,6 +214,7 @@ class ImputedSVD:
         self.oversample = int(oversample)
         self.tol = float(tol)
         self.max_iter = int(max_iter)
+        self.info_: dict[str, float | int | bool] = {}
 
     def chosen_path(self, ratings: Ratings) -> Literal["dense", "implicit"]:
         """The path :meth:`fit` takes for ``ratings``."""
@@ -225,7 +232,7 @@ class ImputedSVD:
         if self.chosen_path(ratings) == "dense":
             x = dense_matrix(ratings, a, b)
             return svd(x, k, method=self.method, n_threads=n_threads)  # type: ignore[arg-type]
-        u, s, vt, _n_iter, residual, converged = _funkrs.imputed_svd(
+        u, s, vt, n_iter, residual, converged = _funkrs.imputed_svd(
             np.ascontiguousarray(ratings.users, dtype=np.uint32),
             np.ascontiguousarray(ratings.items, dtype=np.uint32),
             np.ascontiguousarray(ratings.values, dtype=np.float32),
@@ -238,6 +245,7 @@ class ImputedSVD:
             seed=seed,
             n_threads=n_threads,
         )
+        self.info_ = {"n_iter": n_iter, "residual": residual, "converged": converged}
         if not converged:
             warnings.warn(
                 f"imputed-svd: the implicit path reached max_iter={self.max_iter} with a "

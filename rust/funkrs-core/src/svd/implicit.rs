@@ -12,22 +12,29 @@
 //! is an exact singular triplet of a matrix within that distance of `X`). Each round costs two
 //! sparse products, `O(nnz · l + (m + n) · l)`, plus dense work `O((m + n) l²)`.
 
+use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::linalg::householder;
+use faer::linalg::matmul::matmul;
+use faer::linalg::qr::no_pivoting::factor as qr;
+use faer::{Accum, Conj, Mat, MatMut, MatRef, Spec};
 use rayon::prelude::*;
 
-use super::{svd, SvdMethod};
+use super::{faer_par, svd, SvdMethod};
 use crate::rng::Rng;
 use crate::{FunkError, Par};
 
 /// The implicit matrix `X = S + a bᵀ`, with `S_{ui} = r_{ui} − a_u b_i` on observed cells.
 ///
-/// Observed cells are stored twice (by row and by column) so that both products run in
-/// parallel without atomics. `(user, item)` pairs must be unique.
+/// Observed cells are stored once, compressed along the longer side (users for a tall
+/// matrix). The product whose output is the long side gathers rows of the short input block;
+/// the other scatters into per-thread copies of its short output block, which stay in cache,
+/// while the long input block is streamed in order. `(user, item)` pairs must be unique.
 #[derive(Clone, Debug)]
 pub struct ImputedMatrix {
     m: usize,
     n: usize,
-    rows: Compressed,
-    cols: Compressed,
+    by_rows: bool,
+    cells: Compressed,
     a: Vec<f64>,
     b: Vec<f64>,
 }
@@ -88,11 +95,17 @@ impl ImputedMatrix {
                 });
             }
         }
+        let by_rows = m >= n;
+        let cells = if by_rows {
+            Compressed::build(users, items, ratings, m)
+        } else {
+            Compressed::build(items, users, ratings, n)
+        };
         Ok(ImputedMatrix {
             m,
             n,
-            rows: Compressed::build(users, items, ratings, m),
-            cols: Compressed::build(items, users, ratings, n),
+            by_rows,
+            cells,
             a,
             b,
         })
@@ -105,17 +118,25 @@ impl ImputedMatrix {
 
     /// `out = X B` for a row-major `n × l` block `B`; `out` is row-major `m × l`.
     pub fn apply(&self, blk: &[f64], l: usize, out: &mut [f64], par: Par<'_>) {
-        product(&self.rows, &self.a, &self.b, blk, l, out, par);
+        if self.by_rows {
+            gather(&self.cells, &self.a, &self.b, blk, l, out, par);
+        } else {
+            scatter(&self.cells, &self.b, &self.a, blk, l, out, par);
+        }
     }
 
     /// `out = Xᵀ C` for a row-major `m × l` block `C`; `out` is row-major `n × l`.
     pub fn apply_t(&self, blk: &[f64], l: usize, out: &mut [f64], par: Par<'_>) {
-        product(&self.cols, &self.b, &self.a, blk, l, out, par);
+        if self.by_rows {
+            scatter(&self.cells, &self.a, &self.b, blk, l, out, par);
+        } else {
+            gather(&self.cells, &self.b, &self.a, blk, l, out, par);
+        }
     }
 }
 
 /// `out = (S + p qᵀ) B` where `S` is stored by rows in `s` with `S_{rc} = v − p_r q_c`.
-fn product(
+fn gather(
     s: &Compressed,
     p: &[f64],
     q: &[f64],
@@ -156,6 +177,68 @@ fn product(
         });
     } else {
         out.chunks_mut(l).enumerate().for_each(one_row);
+    }
+}
+
+/// `out = (S + p qᵀ)ᵀ B` for `S` stored by rows in `s` (`S_{rc} = v − p_r q_c`): each
+/// thread scatters a contiguous share of the rows (balanced by cell count) into its own copy
+/// of `out`, and the copies are summed in a fixed order (deterministic for a thread count).
+fn scatter(
+    s: &Compressed,
+    p: &[f64],
+    q: &[f64],
+    blk: &[f64],
+    l: usize,
+    out: &mut [f64],
+    par: Par<'_>,
+) {
+    assert_eq!(blk.len(), p.len() * l, "block has the wrong shape");
+    assert_eq!(out.len(), q.len() * l, "output has the wrong shape");
+    let n_rows = p.len();
+    let nnz = s.idx.len();
+    let chunks = par.n_threads().max(1);
+    let bounds: Vec<usize> = (0..=chunks)
+        .map(|t| s.ptr.partition_point(|&x| x < nnz * t / chunks).min(n_rows))
+        .collect();
+    let one_chunk = |t: usize| {
+        let mut acc = vec![0.0; out.len()];
+        let mut pb = vec![0.0; l];
+        for r in bounds[t]..bounds[t + 1] {
+            let src = &blk[r * l..(r + 1) * l];
+            let pr = p[r];
+            for (d, x) in pb.iter_mut().zip(src) {
+                *d += pr * x;
+            }
+            let (idx, val) = s.row(r);
+            for (&c, &v) in idx.iter().zip(val) {
+                let c = c as usize;
+                let w = f64::from(v) - pr * q[c];
+                for (d, x) in acc[c * l..(c + 1) * l].iter_mut().zip(src) {
+                    *d += w * x;
+                }
+            }
+        }
+        (acc, pb)
+    };
+    let parts: Vec<(Vec<f64>, Vec<f64>)> = if chunks > 1 {
+        par.install(|| (0..chunks).into_par_iter().map(one_chunk).collect())
+    } else {
+        vec![one_chunk(0)]
+    };
+    let mut pb = vec![0.0; l];
+    out.fill(0.0);
+    for (acc, part_pb) in &parts {
+        for (o, x) in out.iter_mut().zip(acc) {
+            *o += x;
+        }
+        for (o, x) in pb.iter_mut().zip(part_pb) {
+            *o += x;
+        }
+    }
+    for (qc, row) in q.iter().zip(out.chunks_exact_mut(l)) {
+        for (o, x) in row.iter_mut().zip(&pb) {
+            *o += qc * x;
+        }
     }
 }
 
@@ -248,23 +331,24 @@ pub fn imputed_svd(
                 return Ok(finish(u, s, &v, m, n, l, k, it, residual, true));
             }
         }
-        let q = svd(
-            faer::MatRef::from_row_major_slice(&y, m, l),
-            None,
-            SvdMethod::Gram,
-            par,
-        )?
-        .u;
+        let q = orthonormal_basis(&y, m, l, par);
         x.apply_t(&q, l, &mut z, par);
         let r = svd(
-            faer::MatRef::from_row_major_slice(&z, n, l),
+            MatRef::from_row_major_slice(&z, n, l),
             None,
             SvdMethod::Direct,
             par,
         )?;
-        // U = Q Ũ with Ũ = (r.vt)ᵀ: row i of U is row i of Q times Ũ.
+        // U = Q Ũ with Ũ = (r.vt)ᵀ.
         let mut u = vec![0.0; m * l];
-        rotate(&q, &r.vt, l, &mut u, par);
+        matmul(
+            MatMut::from_row_major_slice_mut(&mut u, m, l),
+            Accum::Replace,
+            MatRef::from_row_major_slice(&q, m, l),
+            MatRef::from_row_major_slice(&r.vt, l, l).transpose(),
+            1.0,
+            faer_par(par),
+        );
         v = r.u;
         state = Some((u, r.s));
     }
@@ -302,24 +386,38 @@ fn ritz_residual(y: &[f64], u: &[f64], s: &[f64], l: usize, k: usize) -> f64 {
     acc.iter().fold(0.0_f64, |m, &x| m.max(x.sqrt())) / top
 }
 
-/// `out = Q R` for row-major `Q` (`· × l`) and `R = vtᵀ` (`vt` row-major `l × l`).
-fn rotate(q: &[f64], vt: &[f64], l: usize, out: &mut [f64], par: Par<'_>) {
-    let one = |(qr, dst): (&[f64], &mut [f64])| {
-        for (j, d) in dst.iter_mut().enumerate() {
-            let row = &vt[j * l..(j + 1) * l];
-            *d = qr.iter().zip(row).map(|(a, b)| a * b).sum();
-        }
-    };
-    if par.is_parallel() {
-        par.install(|| {
-            q.par_chunks_exact(l)
-                .zip(out.par_chunks_exact_mut(l))
-                .with_min_len(256)
-                .for_each(one);
-        });
-    } else {
-        q.chunks_exact(l).zip(out.chunks_exact_mut(l)).for_each(one);
-    }
+/// A row-major `m × l` orthonormal basis of the range of the row-major block `y`
+/// (Householder QR, so it stays orthonormal however ill-conditioned `y` is).
+fn orthonormal_basis(y: &[f64], m: usize, l: usize, par: Par<'_>) -> Vec<f64> {
+    let fpar = faer_par(par);
+    let mut a = Mat::<f64>::zeros(m, l);
+    a.copy_from(MatRef::from_row_major_slice(y, m, l));
+    let bs = qr::recommended_block_size::<f64>(m, l);
+    let mut coeff = Mat::<f64>::zeros(bs, l);
+    let params = Spec::default();
+    let mut buf = MemBuffer::new(qr::qr_in_place_scratch::<f64>(m, l, bs, fpar, params));
+    qr::qr_in_place(
+        a.as_mut(),
+        coeff.as_mut(),
+        fpar,
+        MemStack::new(&mut buf),
+        params,
+    );
+    let mut q = Mat::<f64>::identity(m, l);
+    let req =
+        householder::apply_block_householder_sequence_on_the_left_in_place_scratch::<f64>(m, bs, l);
+    let mut buf = MemBuffer::new(req);
+    householder::apply_block_householder_sequence_on_the_left_in_place_with_conj(
+        a.as_ref(),
+        coeff.as_ref(),
+        Conj::No,
+        q.as_mut(),
+        fpar,
+        MemStack::new(&mut buf),
+    );
+    let mut out = vec![0.0; m * l];
+    MatMut::from_row_major_slice_mut(&mut out, m, l).copy_from(q.as_ref());
+    out
 }
 
 /// Truncates the Ritz triplets to `k` and packs them as an [`super::Svd`].
@@ -414,11 +512,18 @@ mod tests {
 
     #[test]
     fn products_match_the_dense_matrix() {
-        let (m, n, l) = (13, 9, 3);
+        let pool = crate::par::build_pool(3).unwrap();
+        for par in [Par::Seq, Par::Pool(&pool)] {
+            check_products(13, 9, 3, par);
+            check_products(7, 16, 4, par);
+        }
+    }
+
+    fn check_products(m: usize, n: usize, l: usize, par: Par<'_>) {
         let (x, dense) = example(m, n, 1);
         let blk = gaussian(n * l, 2);
         let mut out = vec![0.0; m * l];
-        x.apply(&blk, l, &mut out, Par::Seq);
+        x.apply(&blk, l, &mut out, par);
         let d = MatRef::from_row_major_slice(&dense, m, n);
         let want = d * MatRef::from_row_major_slice(&blk, n, l);
         for i in 0..m {
@@ -428,7 +533,7 @@ mod tests {
         }
         let blk = gaussian(m * l, 3);
         let mut out = vec![0.0; n * l];
-        x.apply_t(&blk, l, &mut out, Par::Seq);
+        x.apply_t(&blk, l, &mut out, par);
         let want = d.transpose() * MatRef::from_row_major_slice(&blk, m, l);
         for i in 0..n {
             for j in 0..l {
