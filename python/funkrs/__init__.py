@@ -13,7 +13,7 @@ and find similar items::
 
 from __future__ import annotations
 
-from funkrs import datasets, exceptions, solvers, testing
+from funkrs import datasets, exceptions, linalg, solvers, testing
 from funkrs._funkrs import __version__
 from funkrs._ratings import Ratings, train_test_split
 from funkrs._vocab import Vocabulary
@@ -30,6 +30,7 @@ __all__ = [
     "datasets",
     "evaluate",
     "exceptions",
+    "linalg",
     "load",
     "read_ratings",
     "solvers",

@@ -73,6 +73,29 @@ def top_n(
     candidates: npt.NDArray[np.uint32] | None = None,
     n_threads: int | None = None,
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]: ...
+def dense_svd(
+    a: npt.NDArray[np.float64],
+    k: int | None = None,
+    *,
+    method: str = "gram",
+    n_threads: int | None = None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64]]: ...
+def imputed_svd(
+    users: npt.NDArray[np.uint32],
+    items: npt.NDArray[np.uint32],
+    ratings: npt.NDArray[np.float32],
+    a: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    *,
+    k: int,
+    oversample: int = 10,
+    tol: float = 1e-10,
+    max_iter: int = 200,
+    seed: int = 0,
+    n_threads: int | None = None,
+) -> tuple[
+    npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], int, float, bool
+]: ...
 def csr_from_coo(
     rows: npt.NDArray[np.uint32], cols: npt.NDArray[np.uint32], n_rows: int
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint32]]: ...

@@ -166,6 +166,8 @@ class Solver(Protocol):
 
 _KNOWN: dict[str, str] = {
     "funk-sgd": "funkrs.solvers._sgd:FunkSGD",
+    "exact-svd": "funkrs.solvers._svd:ExactSVD",
+    "imputed-svd": "funkrs.solvers._svd:ImputedSVD",
 }
 _REGISTRY: dict[str, type[Any]] = {}
 _entry_points_loaded = False

@@ -36,6 +36,21 @@ pub enum FunkError {
         /// The value.
         value: f64,
     },
+    /// A matrix entry is NaN or infinite.
+    #[error("{what}[{row}, {col}] is not finite ({value})")]
+    NonFiniteEntry {
+        /// Which matrix.
+        what: &'static str,
+        /// Row of the entry.
+        row: usize,
+        /// Column of the entry.
+        col: usize,
+        /// The value.
+        value: f64,
+    },
+    /// An iterative linear-algebra routine did not converge.
+    #[error("{0} did not converge")]
+    NoConvergence(String),
     /// Training produced a non-finite loss.
     #[error(
         "training diverged at epoch {epoch}: the training loss became {loss}; \

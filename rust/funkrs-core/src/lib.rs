@@ -13,6 +13,7 @@ pub mod par;
 pub mod predict;
 pub mod rng;
 pub mod sgd;
+pub mod svd;
 pub mod topk;
 
 pub use data::{Csr, Interactions};

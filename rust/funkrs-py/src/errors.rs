@@ -30,11 +30,14 @@ impl From<PyFunkErr> for PyErr {
     fn from(e: PyFunkErr) -> PyErr {
         let msg = e.0.to_string();
         match e.0 {
-            FunkError::InvalidParam { .. } | FunkError::Shape(_) | FunkError::NonFinite { .. } => {
-                PyValueError::new_err(msg)
-            }
+            FunkError::InvalidParam { .. }
+            | FunkError::Shape(_)
+            | FunkError::NonFinite { .. }
+            | FunkError::NonFiniteEntry { .. } => PyValueError::new_err(msg),
             FunkError::IndexOutOfRange { .. } => PyIndexError::new_err(msg),
-            FunkError::Diverged { .. } => ConvergenceError::new_err(msg),
+            FunkError::Diverged { .. } | FunkError::NoConvergence(_) => {
+                ConvergenceError::new_err(msg)
+            }
             FunkError::Interrupted => PyKeyboardInterrupt::new_err(msg),
         }
     }

@@ -12,6 +12,7 @@ mod errors;
 mod index;
 mod scoring;
 mod sgd;
+mod svd;
 
 use pyo3::prelude::*;
 
@@ -25,6 +26,8 @@ mod _funkrs {
     use crate::scoring::{csr_from_coo, fold_in, predict, top_n};
     #[pymodule_export]
     use crate::sgd::sgd_fit;
+    #[pymodule_export]
+    use crate::svd::{dense_svd, imputed_svd};
 
     use super::{Bound, PyModule, PyModuleMethods, PyResult};
 

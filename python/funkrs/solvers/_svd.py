@@ -1,0 +1,270 @@
+"""The ``exact-svd`` and ``imputed-svd`` solvers: truncated SVD of a (filled) rating matrix.
+
+Both return the rank-``k`` truncation ``X_k = U_k Σ_k V_kᵀ`` (Eckart–Young: the best rank-``k``
+approximation of ``X`` in Frobenius norm) as factors split symmetrically,
+
+    user_factors = U_k Σ_k^½,    item_factors = V_k Σ_k^½,
+
+so that ``p_u · q_i = (X_k)_{ui}``. The models are unbiased (``biased=False``): biases are zero
+and a prediction for a known pair is ``p_u · q_i``, the filled matrix's rank-``k`` value;
+``global_mean`` (the mean training rating) is only the fallback for unknown users and items.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import TYPE_CHECKING, ClassVar, Literal
+
+import numpy as np
+
+from funkrs import _funkrs
+from funkrs.linalg import svd
+from funkrs.solvers import EpochCallback, Factors, FitParams
+
+if TYPE_CHECKING:
+    from funkrs._ratings import Ratings
+
+__all__ = ["DENSE_THRESHOLD", "ExactSVD", "ImputedSVD"]
+
+Fill = Literal["item", "user", "global"]
+Path = Literal["auto", "dense", "implicit"]
+
+#: ``imputed-svd`` builds the dense filled matrix when ``n_users · n_items`` is at most this
+#: (20 million cells, 160 MB of float64); above it, the implicit path is used.
+DENSE_THRESHOLD = 20_000_000
+
+_FILLS = ("item", "user", "global")
+
+
+def fill_vectors(ratings: Ratings, fill: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(a, b)`` such that the filled matrix is ``S + a bᵀ`` (see :class:`ImputedSVD`)."""
+    if fill not in _FILLS:
+        raise ValueError(f"fill must be 'item', 'user' or 'global', got {fill!r}")
+    m, n = ratings.n_users, ratings.n_items
+    values = ratings.values.astype(np.float64)
+    mu = float(values.mean())
+    if fill == "global":
+        return np.ones(m), np.full(n, mu)
+    ids, size = (ratings.items, n) if fill == "item" else (ratings.users, m)
+    counts = np.bincount(ids, minlength=size)
+    sums = np.bincount(ids, weights=values, minlength=size)
+    means = np.divide(sums, counts, out=np.full(size, mu), where=counts > 0)
+    return (np.ones(m), means) if fill == "item" else (means, np.ones(n))
+
+
+def dense_matrix(ratings: Ratings, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The filled ``n_users × n_items`` matrix ``a bᵀ`` with observed cells overwritten."""
+    x = np.outer(a, b)
+    x[ratings.users, ratings.items] = ratings.values
+    return x
+
+
+def to_factors(u: np.ndarray, s: np.ndarray, vt: np.ndarray, ratings: Ratings) -> Factors:
+    """Split ``U Σ Vᵀ`` into ``U Σ^½`` and ``V Σ^½`` (unbiased, zero biases)."""
+    root = np.sqrt(s)
+    return Factors(
+        user_factors=u * root,
+        item_factors=vt.T * root,
+        user_bias=np.zeros(ratings.n_users),
+        item_bias=np.zeros(ratings.n_items),
+        global_mean=float(ratings.values.astype(np.float64).mean()),
+        biased=False,
+    )
+
+
+def _check_rank(k: int, ratings: Ratings, name: str) -> None:
+    p = min(ratings.n_users, ratings.n_items)
+    if k > p:
+        raise ValueError(
+            f"{name}: n_factors={k} exceeds min(n_users, n_items) = {p}, the largest rank "
+            f"of a {ratings.n_users} × {ratings.n_items} matrix"
+        )
+
+
+class ExactSVD:
+    """Truncated SVD of a fully observed rating matrix (``solver="exact-svd"``).
+
+    Every user must have rated every item. The rank-``n_factors`` SVD is computed by
+    :func:`funkrs.linalg.svd` (eigendecomposition of the smaller Gram matrix); see the module
+    documentation for how it becomes factors. Ignores ``n_epochs``, ``lr``, ``reg``,
+    ``init_std`` and ``biased``.
+
+    Parameters
+    ----------
+    fill : {"item", "user", "global"}, optional
+        Fill missing cells with the item, user or global mean first (then this is the dense
+        path of ``imputed-svd``). Without it an incomplete matrix is an error.
+    method : {"gram", "direct"}
+        Passed to :func:`funkrs.linalg.svd`.
+    """
+
+    name: ClassVar[str] = "exact-svd"
+
+    def __init__(self, *, fill: Fill | None = None, method: str = "gram") -> None:
+        if fill is not None and fill not in _FILLS:
+            raise ValueError(f"fill must be None, 'item', 'user' or 'global', got {fill!r}")
+        self.fill = fill
+        self.method = method
+
+    def decompose(
+        self, ratings: Ratings, k: int, *, n_threads: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The float64 rank-``k`` SVD ``(U, S, Vt)`` of the (filled) rating matrix."""
+        _check_rank(k, ratings, self.name)
+        m, n = ratings.n_users, ratings.n_items
+        if self.fill is None:
+            missing = m * n - len(ratings)
+            if missing:
+                raise ValueError(
+                    f"exact-svd needs a fully observed rating matrix, but {missing:,} of the "
+                    f"{m:,} × {n:,} cells are missing. Use solver='imputed-svd' (fills missing "
+                    "cells with means; scales to large data) or solver='funk-sgd' (learns from "
+                    "observed ratings only), or pass solver_options={'fill': 'item'} "
+                    "('user' or 'global' also work) to fill them here."
+                )
+            x = np.zeros((m, n))
+            x[ratings.users, ratings.items] = ratings.values
+        else:
+            x = dense_matrix(ratings, *fill_vectors(ratings, self.fill))
+        return svd(x, k, method=self.method, n_threads=n_threads)  # type: ignore[arg-type]
+
+    def fit(
+        self,
+        ratings: Ratings,
+        params: FitParams,
+        *,
+        seed: int,
+        n_threads: int | None,
+        callback: EpochCallback | None = None,
+    ) -> Factors:
+        """Decompose ``ratings``; see the class documentation."""
+        u, s, vt = self.decompose(ratings, params.n_factors, n_threads=n_threads)
+        return to_factors(u, s, vt, ratings)
+
+
+class ImputedSVD:
+    """Mean-imputed truncated SVD (``solver="imputed-svd"``).
+
+    Missing cells are filled with the item mean (default), the user mean or the global mean,
+    and the filled matrix ``X`` gets a rank-``n_factors`` SVD (factors as in the module
+    documentation). ``X = S + a bᵀ``, where ``S`` is sparse (observed rating minus fill) and
+    ``a bᵀ`` is the rank-one fill (item means: ``a = 1, b = μ_item``).
+
+    Two paths give the same answer:
+
+    - **dense** (``n_users · n_items ≤ dense_threshold``, 20 million cells by default):
+      ``X`` is built and decomposed by :func:`funkrs.linalg.svd`;
+    - **implicit**: randomized subspace iteration with a Rayleigh–Ritz step, whose products
+      ``X B = S B + a (bᵀ B)`` and ``Xᵀ C = Sᵀ C + b (aᵀ C)`` cost ``O(nnz + n_users +
+      n_items)`` per column, so ``X`` is never formed. It stops when every one of the
+      ``n_factors`` triplets has ``‖X v_i − σ_i u_i‖ ≤ tol · σ_1``.
+
+    Ignores ``n_epochs``, ``lr``, ``reg``, ``init_std`` and ``biased``; the seed only
+    matters for the implicit path's start block.
+
+    Parameters
+    ----------
+    fill : {"item", "user", "global"}
+        Which mean fills the missing cells.
+    path : {"auto", "dense", "implicit"}
+        Force a path; ``"auto"`` chooses by ``dense_threshold``.
+    dense_threshold : int
+        Largest ``n_users · n_items`` for which ``"auto"`` takes the dense path.
+    method : {"gram", "direct"}
+        Dense path: passed to :func:`funkrs.linalg.svd`.
+    oversample : int
+        Implicit path: extra columns iterated beyond ``n_factors`` (faster convergence).
+    tol : float
+        Implicit path: relative residual at which iteration stops.
+    max_iter : int
+        Implicit path: maximum number of rounds (two sparse products each); a
+        ``RuntimeWarning`` is issued when ``tol`` is not reached.
+
+    Attributes
+    ----------
+    info_ : dict
+        After an implicit-path fit: ``n_iter`` (rounds run), ``residual`` (largest
+        ``‖X v_i − σ_i u_i‖ / σ_1``) and ``converged``.
+    """
+
+    name: ClassVar[str] = "imputed-svd"
+
+    def __init__(
+        self,
+        *,
+        fill: Fill = "item",
+        path: Path = "auto",
+        dense_threshold: int = DENSE_THRESHOLD,
+        method: str = "gram",
+        oversample: int = 10,
+        tol: float = 1e-10,
+        max_iter: int = 200,
+    ) -> None:
+        if fill not in _FILLS:
+            raise ValueError(f"fill must be 'item', 'user' or 'global', got {fill!r}")
+        if path not in ("auto", "dense", "implicit"):
+            raise ValueError(f"path must be 'auto', 'dense' or 'implicit', got {path!r}")
+        for key, value in (("oversample", oversample), ("max_iter", max_iter)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+                raise ValueError(f"{key} must be a non-negative integer, got {value!r}")
+        self.fill = fill
+        self.path = path
+        self.dense_threshold = int(dense_threshold)
+        self.method = method
+        self.oversample = int(oversample)
+        self.tol = float(tol)
+        self.max_iter = int(max_iter)
+        self.info_: dict[str, float | int | bool] = {}
+
+    def chosen_path(self, ratings: Ratings) -> Literal["dense", "implicit"]:
+        """The path :meth:`fit` takes for ``ratings``."""
+        if self.path != "auto":
+            return self.path
+        cells = ratings.n_users * ratings.n_items
+        return "dense" if cells <= self.dense_threshold else "implicit"
+
+    def decompose(
+        self, ratings: Ratings, k: int, *, seed: int = 0, n_threads: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The float64 rank-``k`` SVD ``(U, S, Vt)`` of the filled rating matrix."""
+        _check_rank(k, ratings, self.name)
+        a, b = fill_vectors(ratings, self.fill)
+        if self.chosen_path(ratings) == "dense":
+            x = dense_matrix(ratings, a, b)
+            return svd(x, k, method=self.method, n_threads=n_threads)  # type: ignore[arg-type]
+        u, s, vt, n_iter, residual, converged = _funkrs.imputed_svd(
+            np.ascontiguousarray(ratings.users, dtype=np.uint32),
+            np.ascontiguousarray(ratings.items, dtype=np.uint32),
+            np.ascontiguousarray(ratings.values, dtype=np.float32),
+            a,
+            b,
+            k=k,
+            oversample=self.oversample,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            seed=seed,
+            n_threads=n_threads,
+        )
+        self.info_ = {"n_iter": n_iter, "residual": residual, "converged": converged}
+        if not converged:
+            warnings.warn(
+                f"imputed-svd: the implicit path reached max_iter={self.max_iter} with a "
+                f"relative residual of {residual:.2e} > tol={self.tol:.0e}; raise max_iter or "
+                "oversample, or loosen tol",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return u, s, vt
+
+    def fit(
+        self,
+        ratings: Ratings,
+        params: FitParams,
+        *,
+        seed: int,
+        n_threads: int | None,
+        callback: EpochCallback | None = None,
+    ) -> Factors:
+        """Fill and decompose ``ratings``; see the class documentation."""
+        u, s, vt = self.decompose(ratings, params.n_factors, seed=seed, n_threads=n_threads)
+        return to_factors(u, s, vt, ratings)
