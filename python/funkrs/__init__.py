@@ -13,7 +13,7 @@ and find similar items::
 
 from __future__ import annotations
 
-from funkrs import datasets, exceptions, solvers, testing
+from funkrs import datasets, exceptions, model_selection, ranking, solvers, testing
 from funkrs._funkrs import __version__
 from funkrs._ratings import Ratings, train_test_split
 from funkrs._vocab import Vocabulary
@@ -31,6 +31,8 @@ __all__ = [
     "evaluate",
     "exceptions",
     "load",
+    "model_selection",
+    "ranking",
     "read_ratings",
     "solvers",
     "testing",
