@@ -23,13 +23,14 @@ import numbers
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
 
 from funkrs._base import clone
+from funkrs._progress import progress_bar
 from funkrs._ratings import Ratings
 from funkrs.metrics import evaluate, higher_is_better, parse_metrics
 
@@ -166,6 +167,7 @@ def cross_validate(
     random_state: int | np.random.Generator | None = None,
     *,
     threshold: float = 4.0,
+    progress: bool = False,
 ) -> pl.DataFrame:
     """Fit and score a clone of ``model`` on each fold of ``ratings``.
 
@@ -190,6 +192,8 @@ def cross_validate(
         Seed of the fold assignment when ``cv`` is an int.
     threshold : float
         Smallest test rating counted as relevant by the ranking metrics.
+    progress : bool
+        Show a progress bar over the folds (needs ``tqdm``).
 
     Returns
     -------
@@ -203,7 +207,7 @@ def cross_validate(
     splits = list(_splitter(cv, random_state).split_indices(len(ratings)))
     jobs = _n_jobs(n_jobs, len(splits))
     tasks = [(_fold_clone(model, jobs), ratings, tr, te, metrics, threshold) for tr, te in splits]
-    rows = _run(tasks, jobs)
+    rows = _run(tasks, jobs, "cross-validate" if progress else None)
     return (
         _fold_frame(rows, metrics)
         .with_columns(pl.Series("fold", range(len(rows))))
@@ -239,6 +243,8 @@ class GridSearch:
         Seed of the fold assignment when ``cv`` is an int.
     threshold : float
         Relevance threshold of the ranking metrics.
+    progress : bool
+        Show a progress bar over the fits (needs ``tqdm``).
 
     Attributes
     ----------
@@ -277,6 +283,7 @@ class GridSearch:
         refit: bool = True,
         random_state: int | np.random.Generator | None = None,
         threshold: float = 4.0,
+        progress: bool = False,
     ) -> None:
         self.model = model
         self.param_grid = param_grid
@@ -287,6 +294,7 @@ class GridSearch:
         self.refit = refit
         self.random_state = random_state
         self.threshold = threshold
+        self.progress = progress
 
     def fit(self, ratings: Ratings) -> GridSearch:
         """Score every combination on every fold, pick the best, refit it; returns ``self``."""
@@ -315,7 +323,7 @@ class GridSearch:
             for p in candidates
             for tr, te in splits
         ]
-        rows = _run(tasks, jobs)
+        rows = _run(tasks, jobs, "grid search" if self.progress else None)
         n_folds = len(splits)
         folds = _fold_frame(rows, metrics).with_columns(
             pl.Series("candidate", [c for c in range(len(candidates)) for _ in splits]),
@@ -392,11 +400,30 @@ def _fit_and_score(task: Task) -> dict[str, float]:
     return scores
 
 
-def _run(tasks: list[Task], jobs: int) -> list[dict[str, float]]:
-    if jobs == 1:
-        return [_fit_and_score(t) for t in tasks]
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="funkrs-cv") as pool:
-        return list(pool.map(_fit_and_score, tasks))
+def _run(tasks: list[Task], jobs: int, progress: str | None = None) -> list[dict[str, float]]:
+    bar = progress_bar(len(tasks), progress, "fit") if progress else None
+    try:
+        if jobs == 1:
+            return [_tick(_fit_and_score(t), bar) for t in tasks]
+        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="funkrs-cv") as pool:
+            futures = [pool.submit(_fit_and_score, t) for t in tasks]
+            try:
+                for done in as_completed(futures):
+                    _tick(done.result(), bar)
+            except BaseException:
+                for f in futures:
+                    f.cancel()
+                raise
+            return [f.result() for f in futures]
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _tick(row: dict[str, float], bar: Any) -> dict[str, float]:
+    if bar is not None:
+        bar.update(1)
+    return row
 
 
 def _fold_frame(rows: list[dict[str, float]], metrics: list[str]) -> pl.DataFrame:
