@@ -10,8 +10,9 @@ Examples
 >>> from funkrs import plot
 >>> data = funkrs.datasets.synthetic(100, 50, 2000, random_state=0)
 >>> model = funkrs.MatrixFactorization(n_factors=8, n_epochs=5, random_state=0).fit(data)
->>> fig = plot.learning_curve(model)
->>> fig.savefig("learning_curve.png")
+>>> fig = plot.learning_curve(model)  # then fig.savefig("learning_curve.png")
+>>> len(fig.axes)
+1
 """
 
 from __future__ import annotations
