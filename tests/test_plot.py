@@ -3,6 +3,7 @@ from __future__ import annotations
 import io
 
 import numpy as np
+import polars as pl
 import pytest
 
 import funkrs
@@ -74,6 +75,9 @@ def test_latent_map(model: funkrs.MatrixFactorization, dims: int) -> None:
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert len(texts) == 10
     png(fig)
+    frame = pl.DataFrame({"id": [first], "title": ["from a frame"]})
+    texts = [t.get_text() for t in plot.latent_map(model, labels=frame, ids=[first]).axes[0].texts]
+    assert "from a frame" in texts
     users = plot.latent_map(model, kind="users", ids=model.users_.ids_array[:5], labels=str)
     assert len(users.axes[0].texts) == 5
     with pytest.raises(ValueError, match="dims"):

@@ -168,7 +168,7 @@ def singular_values(source: Any, energy: float = 0.9) -> Figure:
 def latent_map(
     model: Any,
     kind: Literal["items", "users"] = "items",
-    labels: Mapping[Any, str] | Callable[[Any], str] | None = None,
+    labels: Mapping[Any, str] | Callable[[Any], str] | pl.DataFrame | None = None,
     dims: int = 2,
     n: int = 30,
     ids: npt.ArrayLike | None = None,
@@ -185,8 +185,10 @@ def latent_map(
         A fitted model.
     kind : {"items", "users"}
         Which factors to draw.
-    labels : mapping or callable, optional
-        Raw id → label text (e.g. movie titles); ids without a label show the id.
+    labels : mapping, callable or polars.DataFrame, optional
+        Raw id → label text (e.g. movie titles); a frame maps its first column to its
+        second (``funkrs.datasets.movielens_titles()`` works as is). Ids without a label
+        show the id.
     dims : {2, 3}
         A 2-D scatter or a 3-D one.
     n : int
@@ -213,6 +215,10 @@ def latent_map(
     _, s, vt = np.linalg.svd(centred, full_matrices=False)
     coords = centred[chosen] @ vt[:dims].T
     raw = vocab.ids(chosen)
+    if isinstance(labels, pl.DataFrame):
+        if labels.width < 2:
+            raise ValueError("a labels frame needs an id column followed by a label column")
+        labels = dict(zip(labels[:, 0].to_list(), labels[:, 1].to_list(), strict=True))
     text = [_label(labels, r) for r in raw.tolist()]
     fig = _figure(figsize=(7, 6), layout="constrained")
     share = s[:dims] ** 2 / max(float(np.sum(s**2)), 1e-30)
