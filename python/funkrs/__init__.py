@@ -13,7 +13,7 @@ and find similar items::
 
 from __future__ import annotations
 
-from funkrs import datasets, exceptions, linalg, solvers, testing
+from funkrs import datasets, exceptions, linalg, model_selection, ranking, solvers, testing
 from funkrs._funkrs import __version__
 from funkrs._ratings import Ratings, train_test_split
 from funkrs._vocab import Vocabulary
@@ -32,6 +32,8 @@ __all__ = [
     "exceptions",
     "linalg",
     "load",
+    "model_selection",
+    "ranking",
     "read_ratings",
     "solvers",
     "testing",

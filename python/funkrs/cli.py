@@ -1,6 +1,7 @@
 """The ``funkrs`` command line.
 
-Commands: ``demo``, ``fit``, ``predict``, ``evaluate``, ``recommend``, ``info``.
+Commands: ``demo``, ``fit``, ``predict``, ``evaluate``, ``cross-validate``, ``recommend``,
+``similar``, ``info``, ``plot``.
 
 Exit codes: 0 success, 1 failure (bad data, missing file, ...), 2 usage error.
 """
@@ -19,6 +20,7 @@ import numpy as np
 import polars as pl
 
 import funkrs
+from funkrs._progress import FitProgress, use_bar
 from funkrs.exceptions import FunkrsError
 
 __all__ = ["main"]
@@ -50,21 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     fit.add_argument("data", help="ratings file (.csv or .parquet)")
     fit.add_argument("-o", "--output", required=True, help="where to write the model")
     _add_data_args(fit)
-    fit.add_argument("--solver", default="funk-sgd", help="solver name (default: funk-sgd)")
-    fit.add_argument("--n-factors", type=int, default=100, help="latent factors (default: 100)")
-    fit.add_argument("--n-epochs", type=int, default=40, help="epochs (default: 40)")
-    fit.add_argument("--lr", type=float, default=0.01, help="learning rate (default: 0.01)")
-    fit.add_argument("--reg", type=float, default=0.1, help="regularisation (default: 0.1)")
-    fit.add_argument("--unbiased", action="store_true", help="fit p_u·q_i without biases")
-    fit.add_argument("--seed", type=int, default=None, help="random seed")
-    fit.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
-    fit.add_argument(
-        "--option",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="solver option (repeatable), value parsed as JSON when possible",
-    )
+    _add_model_args(fit)
     fit.add_argument(
         "--validation",
         default=None,
@@ -80,10 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     pred.add_argument("--user", default="user", help="user id column (default: user)")
     pred.add_argument("--item", default="item", help="item id column (default: item)")
 
-    ev = sub.add_parser("evaluate", help="RMSE and MAE of a model on a ratings file")
+    ev = sub.add_parser("evaluate", help="RMSE, MAE and ranking metrics on a ratings file")
     ev.add_argument("model", help="model file written by 'funkrs fit'")
     ev.add_argument("data", help="held-out ratings (.csv or .parquet)")
     _add_data_args(ev)
+    _add_metric_args(ev)
     ev.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
     rec = sub.add_parser("recommend", help="top-N items for users, written to a file")
@@ -93,17 +82,66 @@ def _parser() -> argparse.ArgumentParser:
     rec.add_argument("--users", nargs="*", default=None, help="user ids (default: all users)")
     rec.add_argument("--include-seen", action="store_true", help="keep items rated in training")
     rec.add_argument(
-        "--batch-size",
-        type=int,
-        default=100_000,
-        help="users per batch when streaming to Parquet (default: 100000)",
+        "--batch-size", type=int, default=100_000, help="users scored per batch (default: 100000)"
     )
-    rec.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+    rec.add_argument("--quiet", action="store_true", help="print nothing but errors")
 
     info = sub.add_parser("info", help="describe a saved model")
     info.add_argument("model", help="model file")
     info.add_argument("--json", action="store_true", help="print as JSON")
+
+    from funkrs import _cli_more
+
+    _cli_more.add_parsers(sub)
     return parser
+
+
+def _add_metric_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--metrics",
+        nargs="+",
+        default=["rmse", "mae"],
+        metavar="METRIC",
+        help="rmse, mae, precision@K, recall@K, ndcg@K, map@K, coverage@K (default: rmse mae)",
+    )
+    p.add_argument(
+        "--threshold",
+        type=float,
+        default=4.0,
+        help="smallest rating counted as relevant by ranking metrics (default: 4.0)",
+    )
+
+
+def _add_model_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--solver", default="funk-sgd", help="solver name (default: funk-sgd)")
+    p.add_argument("--n-factors", type=int, default=100, help="latent factors (default: 100)")
+    p.add_argument("--n-epochs", type=int, default=40, help="epochs (default: 40)")
+    p.add_argument("--lr", type=float, default=0.01, help="learning rate (default: 0.01)")
+    p.add_argument("--reg", type=float, default=0.1, help="regularisation (default: 0.1)")
+    p.add_argument("--unbiased", action="store_true", help="fit p_u·q_i without biases")
+    p.add_argument("--seed", type=int, default=None, help="random seed")
+    p.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
+    p.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="solver option (repeatable), value parsed as JSON when possible",
+    )
+
+
+def _model_from_args(a: argparse.Namespace) -> funkrs.MatrixFactorization:
+    return funkrs.MatrixFactorization(
+        solver=a.solver,
+        n_factors=a.n_factors,
+        n_epochs=a.n_epochs,
+        lr=a.lr,
+        reg=a.reg,
+        biased=not a.unbiased,
+        random_state=a.seed,
+        n_threads=a.threads,
+        solver_options=_parse_options(a.option) or None,
+    )
 
 
 def _write_frame(df: pl.DataFrame, path: str) -> None:
@@ -136,17 +174,7 @@ def _parse_options(items: Sequence[str]) -> dict[str, Any]:
 
 def _cmd_fit(a: argparse.Namespace) -> int:
     ratings = funkrs.read_ratings(a.data, a.user, a.item, a.rating, separator=a.separator)
-    model = funkrs.MatrixFactorization(
-        solver=a.solver,
-        n_factors=a.n_factors,
-        n_epochs=a.n_epochs,
-        lr=a.lr,
-        reg=a.reg,
-        biased=not a.unbiased,
-        random_state=a.seed,
-        n_threads=a.threads,
-        solver_options=_parse_options(a.option) or None,
-    )
+    model = _model_from_args(a)
 
     validation = None
     if a.validation:
@@ -155,21 +183,11 @@ def _cmd_fit(a: argparse.Namespace) -> int:
         )
     start = time.perf_counter()
     total = a.n_epochs * (a.n_factors + 1 if "feature-wise" in str(a.option) else 1)
-
-    def progress(e: dict[str, Any]) -> None:
-        if a.quiet:
-            return
-        elapsed = time.perf_counter() - start
-        eta = elapsed / e["epoch"] * max(total - e["epoch"], 0)
-        val = e["validation_rmse"]
-        shown = f"  validation RMSE {val:.4f}" if val is not None else ""
-        print(
-            f"epoch {e['epoch']:3d}/{total}  train RMSE {e['train_rmse']:.4f}{shown}"
-            f"  {e['seconds']:.2f}s  ETA {eta:.1f}s",
-            flush=True,
-        )
-
-    model.fit(ratings, validation=validation, callback=progress)
+    progress = FitProgress(total, quiet=a.quiet)
+    try:
+        model.fit(ratings, validation=validation, callback=progress)
+    finally:
+        progress.close()
     model.save(a.output)
     if not a.quiet:
         print(f"fitted {ratings!r} in {time.perf_counter() - start:.2f}s -> {a.output}")
@@ -193,7 +211,7 @@ def _cmd_predict(a: argparse.Namespace) -> int:
 def _cmd_evaluate(a: argparse.Namespace) -> int:
     model = funkrs.load(a.model)
     test = funkrs.read_ratings(a.data, a.user, a.item, a.rating, separator=a.separator)
-    scores = funkrs.evaluate(model, test)
+    scores = funkrs.evaluate(model, test, a.metrics, threshold=a.threshold)
     if a.json:
         print(json.dumps(scores))
     else:
@@ -209,17 +227,18 @@ def _cmd_recommend(a: argparse.Namespace) -> int:
         users = (
             np.asarray(a.users) if ids.dtype.kind == "U" else np.asarray(a.users, dtype=np.int64)
         )
+    exclude = not a.include_seen
     if Path(a.output).suffix.lower() in (".parquet", ".pq"):
         rows = model.recommend_to_parquet(
             a.output,
             n=a.n,
             users=users,
-            exclude_seen=not a.include_seen,
+            exclude_seen=exclude,
             batch_size=a.batch_size,
-            progress=not a.quiet,
+            progress=not a.quiet and use_bar(),
         )
     else:
-        recs = model.recommend(users=users, n=a.n, exclude_seen=not a.include_seen)
+        recs = model.recommend(users=users, n=a.n, exclude_seen=exclude)
         _write_frame(recs, a.output)
         rows = recs.height
     if not a.quiet:
@@ -264,11 +283,19 @@ _COMMANDS = {
 }
 
 
+def _command(name: str) -> Any:
+    if name in _COMMANDS:
+        return _COMMANDS[name]
+    from funkrs import _cli_more
+
+    return _cli_more.COMMANDS[name]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
-        return _COMMANDS[args.command](args)
+        return int(_command(args.command)(args))
     except KeyboardInterrupt:
         print("funkrs: interrupted", file=sys.stderr)
         return 130

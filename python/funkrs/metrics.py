@@ -12,7 +12,7 @@ from funkrs._ratings import Ratings
 if TYPE_CHECKING:
     from funkrs.model import MatrixFactorization
 
-__all__ = ["evaluate", "mae", "rmse"]
+__all__ = ["evaluate", "higher_is_better", "mae", "parse_metrics", "rmse"]
 
 _METRICS = ("rmse", "mae")
 
@@ -29,8 +29,42 @@ def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.mean(np.abs(d)))
 
 
+def parse_metrics(metrics: Sequence[str]) -> list[tuple[str, int | None]]:
+    """Split metric names into ``(name, k)`` pairs; unknown names raise ``ValueError``.
+
+    ``"rmse"`` gives ``("rmse", None)`` and ``"ndcg@10"`` gives ``("ndcg", 10)``.
+    """
+    from funkrs.ranking import RANKING_METRICS
+
+    if isinstance(metrics, str):
+        raise TypeError(f"metrics must be a list of names, got the string {metrics!r}")
+    parsed: list[tuple[str, int | None]] = []
+    for metric in metrics:
+        name, sep, k = str(metric).partition("@")
+        if not sep and name in _METRICS:
+            parsed.append((name, None))
+        elif sep and name in RANKING_METRICS and k.isdigit() and int(k) >= 1:
+            parsed.append((name, int(k)))
+        else:
+            ranking = ", ".join(f"{m}@K" for m in RANKING_METRICS)
+            raise ValueError(
+                f"unknown metric {metric!r}; available: {', '.join(_METRICS)}, {ranking} "
+                "(K a positive integer, e.g. ndcg@10)"
+            )
+    return parsed
+
+
+def higher_is_better(metric: str) -> bool:
+    """True for ranking metrics (precision@k, ...), False for errors (rmse, mae)."""
+    return metric not in _METRICS
+
+
 def evaluate(
-    model: MatrixFactorization, test: Ratings, metrics: Sequence[str] = _METRICS
+    model: MatrixFactorization,
+    test: Ratings,
+    metrics: Sequence[str] = _METRICS,
+    *,
+    threshold: float = 4.0,
 ) -> dict[str, float]:
     """Score a fitted model on held-out ratings.
 
@@ -45,18 +79,37 @@ def evaluate(
     test : Ratings
         Held-out ratings (raw ids are matched against the model's vocabularies).
     metrics : sequence of str
-        Any of ``"rmse"`` and ``"mae"``.
+        ``"rmse"`` and ``"mae"`` (the default), and ranking metrics of the top-k lists
+        (see :mod:`funkrs.ranking`): ``"precision@K"``, ``"recall@K"``, ``"ndcg@K"``,
+        ``"map@K"`` and ``"coverage@K"`` for any positive ``K``.
+    threshold : float
+        Smallest test rating that counts as relevant for the ranking metrics.
 
     Returns
     -------
     dict
-        Metric name to value, e.g. ``{"rmse": 0.87, "mae": 0.67}``.
+        Metric name to value in the order asked, e.g. ``{"rmse": 0.87, "mae": 0.67}``.
     """
     if not isinstance(test, Ratings):
         raise TypeError(f"evaluate expects funkrs.Ratings as test data, got {type(test).__name__}")
-    unknown = [m for m in metrics if m not in _METRICS]
-    if unknown:
-        raise ValueError(f"unknown metric(s) {unknown}; available: {', '.join(_METRICS)}")
+    parsed = parse_metrics(metrics)
+    scores: dict[str, float] = {}
+    accuracy = [name for name, k in parsed if k is None]
+    if accuracy:
+        scores.update(_accuracy(model, test, accuracy))
+    by_k: dict[int, list[str]] = {}
+    for name, k in parsed:
+        if k is not None:
+            by_k.setdefault(k, []).append(name)
+    if by_k:
+        from funkrs.ranking import ranking_metrics
+
+        for k, names in by_k.items():
+            scores.update(ranking_metrics(model, test, k, names, threshold=threshold))
+    return {str(m): scores[str(m)] for m in metrics}
+
+
+def _accuracy(model: MatrixFactorization, test: Ratings, metrics: list[str]) -> dict[str, float]:
     pred = model.predict(test.raw_users(), test.raw_items())
     truth = test.values
     keep = ~np.isnan(pred)
