@@ -1,8 +1,8 @@
 //! Rating updates per second of the SGD kernel, without Python in the loop.
 //!
-//! `cargo run --release -p funkrs-core --example sgd_throughput -- [n_ratings] [k] [threads] [epochs]`
-//! draws ratings with power-law user activity and item popularity at MovieLens-25M shape
-//! (162,541 users × 59,047 items) and prints the time of each epoch. The end-to-end figures
+//! `cargo run --release -p funkrs-core --example sgd_throughput -- [n_ratings] [k] [threads] [epochs] [n_users] [n_items]`
+//! draws ratings with power-law user activity and item popularity, by default at MovieLens-25M
+//! shape (162,541 users × 59,047 items; `80000 100 1 20 610 9066` is MovieLens-small's) and prints the time of each epoch. The end-to-end figures
 //! against the references live in `benchmarks/sgd.py`.
 
 use std::time::Instant;
@@ -40,7 +40,8 @@ fn main() {
     let k = args.get(1).copied().unwrap_or(32);
     let threads = args.get(2).copied().unwrap_or(1);
     let epochs = args.get(3).copied().unwrap_or(3);
-    let (n_users, n_items) = (162_541usize, 59_047usize);
+    let n_users = args.get(4).copied().unwrap_or(162_541);
+    let n_items = args.get(5).copied().unwrap_or(59_047);
     let mut rng = Rng::new(0);
     let mut pu: Vec<u32> = (0..n_users as u32).collect();
     let mut pi: Vec<u32> = (0..n_items as u32).collect();
@@ -71,7 +72,7 @@ fn main() {
     secs.sort_by(f64::total_cmp);
     let med = secs[secs.len() / 2];
     println!(
-        "n={n} k={k} threads={threads}: median epoch {med:.3}s = {:.1}M updates/s (total {:.1}s)",
+        "n={n} k={k} threads={threads}: median epoch {med:.4}s = {:.1}M updates/s (total {:.1}s)",
         n as f64 / med / 1e6,
         start.elapsed().as_secs_f64()
     );
