@@ -84,21 +84,26 @@ def test_similar_users(trained) -> None:
     assert sims["similar"].to_list() == expected.tolist()
 
 
-def test_fold_in_of_a_training_user_lands_close_to_the_trained_factors(trained) -> None:
+def test_fold_in_of_training_users_lands_close_to_the_trained_factors(trained) -> None:
     model, data = trained
     u0 = data.raw_users()[0]
-    mine = data.take(np.flatnonzero(data.raw_users() == u0))
-    ids, p, b = model.fold_in_factors(mine)
+    ids, _, _ = model.fold_in_factors(data.take(np.flatnonzero(data.raw_users() == u0)))
     assert ids.tolist() == [u0]
-    inner = model.users_.numbers([u0])[0]
+    # Every training user folded in again: same objective, different optimiser, so close to
+    # the trained factors (not equal), judged over all users rather than one.
+    ids, p, b = model.fold_in_factors(data)
+    inner = model.users_.numbers(ids)
     trained_p, trained_b = model.user_factors_[inner], model.user_bias_[inner]
-    # Same objective, different optimiser: close, not equal.
-    rel = np.linalg.norm(p[0] - trained_p) / np.linalg.norm(trained_p)
-    assert rel < 0.35, rel
-    assert abs(b[0] - trained_b) < 0.15
-    pred_fold = model.global_mean_ + b[0] + model.item_bias_ + model.item_factors_ @ p[0]
-    pred_train = model.global_mean_ + trained_b + model.item_bias_ + model.item_factors_ @ trained_p
-    assert np.corrcoef(pred_fold, pred_train)[0, 1] > 0.95
+    rel = np.linalg.norm(p - trained_p, axis=1) / np.linalg.norm(trained_p, axis=1)
+    assert np.median(rel) < 0.5, np.median(rel)
+    assert np.abs(b - trained_b).max() < 0.25
+    # The folded-in vector is nearest to the user's own trained vector for most users.
+    dist = ((p[:, None, :] - model.user_factors_[None, :, :]) ** 2).sum(-1)
+    assert (dist.argmin(axis=1) == inner).mean() > 0.7
+    fold = p @ model.item_factors_.T + b[:, None]
+    train = trained_p @ model.item_factors_.T + trained_b[:, None]
+    corr = [np.corrcoef(x, y)[0, 1] for x, y in zip(fold, train, strict=True)]
+    assert np.median(corr) > 0.95
 
 
 def test_fold_in_adds_new_users_who_can_get_recommendations(trained) -> None:

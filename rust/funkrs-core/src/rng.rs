@@ -65,7 +65,8 @@ impl Rng {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
 
-    /// Fills `out` with draws from `N(mean, std²)` (Box–Muller, two values per pair).
+    /// Fills `out` with draws from `N(mean, std²)` (Marsaglia's polar method, two values per
+    /// accepted pair).
     pub fn fill_normal(&mut self, out: &mut [f32], mean: f32, std: f32) {
         let mut chunks = out.chunks_exact_mut(2);
         for pair in &mut chunks {
@@ -78,13 +79,18 @@ impl Rng {
         }
     }
 
+    /// Two independent standard normal draws (polar method: a point uniform in the unit
+    /// disc, scaled by `sqrt(-2 ln s / s)`; no trigonometry, 21% of the points rejected).
     fn normal_pair(&mut self) -> (f64, f64) {
-        // 1 - u keeps the logarithm's argument in (0, 1].
-        let u1 = 1.0 - self.next_f64();
-        let u2 = self.next_f64();
-        let r = (-2.0 * u1.ln()).sqrt();
-        let theta = std::f64::consts::TAU * u2;
-        (r * theta.cos(), r * theta.sin())
+        loop {
+            let x = 2.0 * self.next_f64() - 1.0;
+            let y = 2.0 * self.next_f64() - 1.0;
+            let s = x * x + y * y;
+            if s < 1.0 && s > 0.0 {
+                let f = (-2.0 * s.ln() / s).sqrt();
+                return (x * f, y * f);
+            }
+        }
     }
 
     /// Fisher–Yates shuffle.

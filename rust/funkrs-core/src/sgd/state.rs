@@ -224,11 +224,10 @@ impl Stopper {
 /// Normal initial factors with the padding columns set to zero (they then stay zero).
 fn init_factors(n_rows: usize, k: usize, params: &SgdParams, stream: u64) -> Vec<f32> {
     let kp = padded(k);
-    let mut dense = vec![0.0f32; n_rows * k];
-    Rng::stream(params.seed, stream).fill_normal(&mut dense, params.init_mean, params.init_std);
     let mut out = vec![0.0f32; n_rows * kp];
-    for (dst, src) in out.chunks_exact_mut(kp).zip(dense.chunks_exact(k)) {
-        dst[..k].copy_from_slice(src);
+    let mut rng = Rng::stream(params.seed, stream);
+    for row in out.chunks_exact_mut(kp) {
+        rng.fill_normal(&mut row[..k], params.init_mean, params.init_std);
     }
     out
 }
