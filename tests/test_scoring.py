@@ -145,3 +145,41 @@ def test_sparse_int_ids_use_the_hash_index_consistently() -> None:
     expected = model.predict(u, i, unknown="error")
     np.testing.assert_array_equal(pred, expected)
     assert model.users_.numbers([users[3], 12345], missing="negative")[1] == -1
+
+
+@pytest.mark.parametrize("sparse_ids", [False, True])
+@pytest.mark.parametrize("policy", ["baseline", "nan"])
+def test_predict_of_raw_int_ids_matches_scoring_inner_ids(sparse_ids: bool, policy: str) -> None:
+    rng = np.random.default_rng(5)
+    data = funkrs.datasets.synthetic(200, 80, 3000, random_state=1)
+    if sparse_ids:  # ids far apart: the hash index instead of the direct table
+        data = funkrs.Ratings.from_arrays(
+            data.raw_users() * 1_000_003 - 7, data.raw_items() * 99_991, data.values
+        )
+    model = funkrs.MatrixFactorization(n_factors=6, n_epochs=5, random_state=0).fit(data)
+    known_u, known_i = model.users_.ids_array, model.items_.ids_array
+    n = 50_000  # more than one parallel chunk
+    users = np.where(rng.random(n) < 0.9, rng.choice(known_u, n), -123_456_789)
+    items = np.where(rng.random(n) < 0.9, rng.choice(known_i, n), 10**15)
+    got = model.predict(users, items, unknown=policy)
+    # The reference: inner ids first, then the inner-id kernel.
+    u = model.users_.numbers(users, missing="negative")
+    i = model.items_.numbers(items, missing="negative")
+    ref = funkrs._funkrs.predict(
+        model.user_factors_,
+        model.item_factors_,
+        model.user_bias_,
+        model.item_bias_,
+        model.global_mean_,
+        model.biased_,
+        u,
+        i,
+        clip=model.rating_scale_,
+        unknown_nan=policy == "nan",
+    )
+    np.testing.assert_array_equal(got, ref)
+    assert np.isnan(got).any() == (policy == "nan")
+    # Float ids holding whole numbers take the same path and give the same answer.
+    np.testing.assert_array_equal(
+        model.predict(users[:100].astype(np.float64), items[:100], unknown=policy), got[:100]
+    )

@@ -60,6 +60,7 @@ def predict(
     clip: tuple[float, float] | None = None,
     unknown_nan: bool = False,
     n_threads: int | None = None,
+    indexes: tuple[IdIndex, IdIndex] | None = None,
 ) -> npt.NDArray[np.float32]: ...
 def top_n(
     queries: npt.NDArray[np.float32],

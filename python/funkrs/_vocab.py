@@ -226,6 +226,21 @@ class Vocabulary:
             )
         return out
 
+    def int_query(self, raw: npt.ArrayLike) -> np.ndarray | None:
+        """``raw`` as contiguous ``int64`` if it and this vocabulary hold integer ids, else None.
+
+        Such a query goes straight to the Rust index (e.g. fused into ``predict``).
+        """
+        if self.is_string or len(self._ids) == 0:
+            return None
+        try:
+            query = normalize_ids(np.asarray(raw), "query")
+        except RatingsError:
+            return None
+        if query.dtype.kind == "U":
+            return None
+        return np.ascontiguousarray(query, dtype=np.int64)
+
     def _int_index(self) -> Any:
         """The Rust index of integer ids, built on first use (not pickled)."""
         if self._index is None:

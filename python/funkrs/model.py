@@ -304,25 +304,32 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
                 f"users and items must be 1-D and equally long, got shapes {u_raw.shape} "
                 f"and {i_raw.shape}"
             )
-        u = self.users_.numbers(u_raw, missing="negative")
-        i = self.items_.numbers(i_raw, missing="negative")
-        if policy == "error":
-            _raise_unknown("user", u, u_raw)
-            _raise_unknown("item", i, i_raw)
         do_clip = self.clip if clip is None else clip
-        return _funkrs.predict(
+        scoring: dict[str, Any] = {
+            "clip": self.rating_scale_ if do_clip else None,
+            "unknown_nan": policy == "nan",
+            "n_threads": self._threads(),
+        }
+        params = (
             self.user_factors_,
             self.item_factors_,
             self.user_bias_,
             self.item_bias_,
             self.global_mean_,
             self.biased_,
-            u,
-            i,
-            clip=self.rating_scale_ if do_clip else None,
-            unknown_nan=policy == "nan",
-            n_threads=self._threads(),
         )
+        if policy != "error":
+            # Integer ids: one Rust pass maps the raw ids and scores the pairs.
+            uq, iq = self.users_.int_query(u_raw), self.items_.int_query(i_raw)
+            if uq is not None and iq is not None:
+                indexes = (self.users_._int_index(), self.items_._int_index())
+                return _funkrs.predict(*params, uq, iq, indexes=indexes, **scoring)
+        u = self.users_.numbers(u_raw, missing="negative")
+        i = self.items_.numbers(i_raw, missing="negative")
+        if policy == "error":
+            _raise_unknown("user", u, u_raw)
+            _raise_unknown("item", i, i_raw)
+        return _funkrs.predict(*params, u, i, **scoring)
 
     def predict_one(self, user: Any, item: Any) -> float:
         """Predicted rating of one ``(user, item)`` pair of raw ids."""

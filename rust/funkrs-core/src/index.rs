@@ -102,6 +102,26 @@ impl IdIndex {
         })
     }
 
+    /// Number of ids (positions `0..len`); counted, so O(table size).
+    pub fn len(&self) -> usize {
+        match self {
+            IdIndex::Dense { table, .. } => table.iter().filter(|&&v| v != MISSING).count(),
+            IdIndex::Hash {
+                vals,
+                empty_key_pos,
+                ..
+            } => {
+                vals.iter().filter(|&&v| v != MISSING).count()
+                    + usize::from(empty_key_pos.is_some())
+            }
+        }
+    }
+
+    /// Whether the index holds no id.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Inner id of `id`, if present.
     #[inline]
     pub fn get(&self, id: i64) -> Option<u32> {

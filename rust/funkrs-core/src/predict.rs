@@ -3,6 +3,7 @@
 use rayon::prelude::*;
 
 use crate::hint::prefetch;
+use crate::index::IdIndex;
 use crate::par::Par;
 use crate::FunkError;
 
@@ -101,6 +102,19 @@ pub struct PredictOptions {
 
 /// Pairs per parallel task in [`predict`].
 const PREDICT_CHUNK: usize = 1 << 14;
+/// Pairs whose ids are resolved at a time inside a task (the buffers stay in L1/L2).
+const RESOLVE: usize = 1 << 10;
+/// How many pairs ahead the factor rows are prefetched.
+const AHEAD: usize = 16;
+
+fn check_lengths(users: usize, items: usize) -> Result<(), FunkError> {
+    if users != items {
+        return Err(FunkError::Shape(format!(
+            "users and items must have the same length, got {users} and {items}"
+        )));
+    }
+    Ok(())
+}
 
 /// Predicts every pair; ids are inner ids, negative for unknown.
 pub fn predict(
@@ -111,16 +125,61 @@ pub fn predict(
     par: Par<'_>,
 ) -> Result<Vec<f32>, FunkError> {
     model.validate()?;
-    if users.len() != items.len() {
-        return Err(FunkError::Shape(format!(
-            "users and items must have the same length, got {} and {}",
-            users.len(),
-            items.len()
-        )));
-    }
+    check_lengths(users.len(), items.len())?;
     check_inner("user", users, model.n_users())?;
     check_inner("item", items, model.n_items())?;
-    let one = |(&u, &i): (&i64, &i64)| {
+    Ok(score_pairs(model, users.len(), opts, par, |lo, u, i| {
+        u.copy_from_slice(&users[lo..lo + u.len()]);
+        i.copy_from_slice(&items[lo..lo + i.len()]);
+    }))
+}
+
+/// Predicts every pair of *raw* integer ids, mapping them through the fitted indexes in the
+/// same pass (no intermediate inner-id arrays); ids missing from an index are unknown.
+pub fn predict_raw(
+    model: &ModelView<'_>,
+    users: &[i64],
+    items: &[i64],
+    user_index: &IdIndex,
+    item_index: &IdIndex,
+    opts: PredictOptions,
+    par: Par<'_>,
+) -> Result<Vec<f32>, FunkError> {
+    model.validate()?;
+    check_lengths(users.len(), items.len())?;
+    if user_index.len() != model.n_users() || item_index.len() != model.n_items() {
+        return Err(FunkError::Shape(format!(
+            "the id indexes ({} users, {} items) do not match the model ({} users, {} items)",
+            user_index.len(),
+            item_index.len(),
+            model.n_users(),
+            model.n_items()
+        )));
+    }
+    let inner = |index: &IdIndex, raw: &[i64], out: &mut [i64]| {
+        for (o, &r) in out.iter_mut().zip(raw) {
+            *o = index.get(r).map_or(-1, i64::from);
+        }
+    };
+    Ok(score_pairs(model, users.len(), opts, par, |lo, u, i| {
+        inner(user_index, &users[lo..lo + u.len()], u);
+        inner(item_index, &items[lo..lo + i.len()], i);
+    }))
+}
+
+/// Scores `n` pairs; `resolve(lo, users, items)` fills the inner ids (negative: unknown, else
+/// in range) of pairs `lo..lo + users.len()`.
+fn score_pairs<R>(
+    model: &ModelView<'_>,
+    n: usize,
+    opts: PredictOptions,
+    par: Par<'_>,
+    resolve: R,
+) -> Vec<f32>
+where
+    R: Fn(usize, &mut [i64], &mut [i64]) + Sync,
+{
+    let one = |u: i64, i: i64| {
         if opts.unknown_nan && (u < 0 || i < 0) {
             return f32::NAN;
         }
@@ -130,28 +189,40 @@ pub fn predict(
             None => s,
         }
     };
-    let mut out = vec![0.0f32; users.len()];
     let k = model.k;
-    // Scores pairs `lo..lo + dst.len()`, prefetching the user row a few pairs ahead (user
-    // rows are the large, cache-missing side).
-    let run = |lo: usize, dst: &mut [f32]| {
-        let (us, is) = (&users[lo..lo + dst.len()], &items[lo..lo + dst.len()]);
-        for (j, d) in dst.iter_mut().enumerate() {
-            if let (Some(&ua), Some(&ia)) = (us.get(j + 16), is.get(j + 16)) {
-                for (id, rows) in [(ua, model.user_factors), (ia, model.item_factors)] {
-                    if let Ok(id) = usize::try_from(id) {
-                        let row = rows.as_ptr().wrapping_add(id * k);
-                        // Every cache line of the row (16 floats each).
-                        for off in (0..k).step_by(16) {
-                            prefetch(row.wrapping_add(off));
-                        }
-                    }
-                }
+    let prefetch_row = |id: i64, rows: &[f32]| {
+        if let Ok(id) = usize::try_from(id) {
+            let row = rows.as_ptr().wrapping_add(id * k);
+            // Every cache line of the row (16 floats each).
+            for off in (0..k).step_by(16) {
+                prefetch(row.wrapping_add(off));
             }
-            *d = one((&us[j], &is[j]));
         }
     };
-    if par.is_parallel() && users.len() > PREDICT_CHUNK {
+    // Scores pairs `lo..lo + dst.len()` a buffer of resolved ids at a time, prefetching the
+    // rows a few pairs ahead (user rows are the large, cache-missing side).
+    let run = |lo: usize, dst: &mut [f32]| {
+        let mut us = [0i64; RESOLVE];
+        let mut is = [0i64; RESOLVE];
+        for (b, out) in dst.chunks_mut(RESOLVE).enumerate() {
+            let m = out.len();
+            let (us, is) = (&mut us[..m], &mut is[..m]);
+            resolve(lo + b * RESOLVE, us, is);
+            for j in 0..AHEAD.min(m) {
+                prefetch_row(us[j], model.user_factors);
+                prefetch_row(is[j], model.item_factors);
+            }
+            for (j, d) in out.iter_mut().enumerate() {
+                if j + AHEAD < m {
+                    prefetch_row(us[j + AHEAD], model.user_factors);
+                    prefetch_row(is[j + AHEAD], model.item_factors);
+                }
+                *d = one(us[j], is[j]);
+            }
+        }
+    };
+    let mut out = vec![0.0f32; n];
+    if par.is_parallel() && n > PREDICT_CHUNK {
         par.install(|| {
             out.par_chunks_mut(PREDICT_CHUNK)
                 .enumerate()
@@ -160,7 +231,7 @@ pub fn predict(
     } else {
         run(0, &mut out);
     }
-    Ok(out)
+    out
 }
 
 fn check_inner(what: &'static str, ids: &[i64], size: usize) -> Result<(), FunkError> {
@@ -186,6 +257,50 @@ mod tests {
             vec![0.1, -0.1],
             vec![0.2, 0.3],
         )
+    }
+
+    #[test]
+    fn raw_ids_map_through_the_indexes_like_inner_ids() {
+        let (p, q, bu, bi) = model();
+        let m = ModelView {
+            k: 2,
+            user_factors: &p,
+            item_factors: &q,
+            user_bias: &bu,
+            item_bias: &bi,
+            global_mean: 3.0,
+            biased: true,
+        };
+        let users = IdIndex::new(&[70, 10]).unwrap();
+        let items = IdIndex::new(&[5, -1_000_000_000_000]).unwrap();
+        let n = 3 * PREDICT_CHUNK + 17; // several parallel tasks and a ragged end
+        let raw_u: Vec<i64> = (0..n as i64)
+            .map(|j| [70, 10, 99][j as usize % 3])
+            .collect();
+        let raw_i: Vec<i64> = (0..n as i64)
+            .map(|j| [5, -1_000_000_000_000, 6, 5][j as usize % 4])
+            .collect();
+        let inner = |ix: &IdIndex, raw: &[i64]| -> Vec<i64> {
+            raw.iter()
+                .map(|&r| ix.get(r).map_or(-1, i64::from))
+                .collect()
+        };
+        let opts = PredictOptions::default();
+        let expected = predict(
+            &m,
+            &inner(&users, &raw_u),
+            &inner(&items, &raw_i),
+            opts,
+            Par::Seq,
+        )
+        .unwrap();
+        let pool = crate::par::build_pool(2).unwrap();
+        for par in [Par::Seq, Par::Pool(&pool)] {
+            let got = predict_raw(&m, &raw_u, &raw_i, &users, &items, opts, par).unwrap();
+            assert_eq!(got, expected);
+        }
+        let wrong = IdIndex::new(&[1, 2, 3]).unwrap();
+        assert!(predict_raw(&m, &raw_u, &raw_i, &wrong, &items, opts, Par::Seq).is_err());
     }
 
     #[test]

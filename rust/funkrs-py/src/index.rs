@@ -14,6 +14,13 @@ pub struct IdIndex {
     len: usize,
 }
 
+impl IdIndex {
+    /// The core index.
+    pub(crate) fn core(&self) -> &CoreIndex {
+        &self.inner
+    }
+}
+
 #[pymethods]
 impl IdIndex {
     #[new]

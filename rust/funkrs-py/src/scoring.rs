@@ -1,6 +1,6 @@
 //! Scoring entry points: `predict`, `top_n` and the `csr_from_coo` index builder.
 
-use funkrs_core::predict::{predict as predict_pairs, ModelView, PredictOptions};
+use funkrs_core::predict::{predict as predict_pairs, predict_raw, ModelView, PredictOptions};
 use funkrs_core::topk::{self, Queries, Targets};
 use funkrs_core::{Csr, FunkError};
 use numpy::ndarray::Array2;
@@ -10,6 +10,7 @@ use numpy::{
 use pyo3::prelude::*;
 
 use crate::enter::enter;
+use crate::index::IdIndex;
 
 type IdsScores<'py> = (Bound<'py, PyArray2<i64>>, Bound<'py, PyArray2<f32>>);
 type FactorsBias<'py> = (Bound<'py, PyArray2<f32>>, Bound<'py, PyArray1<f32>>);
@@ -23,10 +24,12 @@ fn matrix<'a>(a: &'a PyReadonlyArray2<'_, f32>, name: &str) -> PyResult<(&'a [f3
     Ok((s, k))
 }
 
-/// Predicts `(user, item)` pairs given as inner ids (negative = unknown).
+/// Predicts `(user, item)` pairs given as inner ids (negative = unknown), or, with
+/// `indexes=(user_index, item_index)`, as raw int64 ids mapped through those indexes in the
+/// same pass (ids missing from an index are unknown).
 #[pyfunction]
 #[pyo3(signature = (user_factors, item_factors, user_bias, item_bias, global_mean, biased,
-    users, items, *, clip=None, unknown_nan=false, n_threads=None))]
+    users, items, *, clip=None, unknown_nan=false, n_threads=None, indexes=None))]
 pub fn predict<'py>(
     py: Python<'py>,
     user_factors: PyReadonlyArray2<'py, f32>,
@@ -40,6 +43,7 @@ pub fn predict<'py>(
     clip: Option<(f32, f32)>,
     unknown_nan: bool,
     n_threads: Option<i64>,
+    indexes: Option<(Bound<'py, IdIndex>, Bound<'py, IdIndex>)>,
 ) -> PyResult<Bound<'py, PyArray1<f32>>> {
     let (p, k) = matrix(&user_factors, "user_factors")?;
     let (q, _) = matrix(&item_factors, "item_factors")?;
@@ -54,7 +58,15 @@ pub fn predict<'py>(
     };
     let (u, i) = (users.as_slice()?, items.as_slice()?);
     let opts = PredictOptions { clip, unknown_nan };
-    let out = enter(py, n_threads, |par| predict_pairs(&model, u, i, opts, par))?;
+    let out = match &indexes {
+        None => enter(py, n_threads, |par| predict_pairs(&model, u, i, opts, par))?,
+        Some((ui, ii)) => {
+            let (ui, ii) = (ui.get().core(), ii.get().core());
+            enter(py, n_threads, |par| {
+                predict_raw(&model, u, i, ui, ii, opts, par)
+            })?
+        }
+    };
     Ok(out.into_pyarray(py))
 }
 
