@@ -93,6 +93,15 @@ def test_recommend_parquet_batches(model_file: Path, tmp_path: Path) -> None:
     assert recs["user"].n_unique() == 30
 
 
+def test_recommend_rejects_ids_of_the_wrong_type(model_file: Path, tmp_path: Path, capsys) -> None:
+    out = tmp_path / "recs.parquet"
+    assert main(["recommend", str(model_file), "-o", str(out), "--users", "abc"]) == 1
+    err = capsys.readouterr().err
+    assert "user ids of this model are integers" in err
+    assert "Traceback" not in err
+    assert not out.exists()
+
+
 def test_fit_progress_bar() -> None:
     pytest.importorskip("tqdm")
     buf = io.StringIO()

@@ -9,7 +9,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 import funkrs
@@ -19,6 +18,7 @@ from funkrs.cli import (
     _add_metric_args,
     _add_model_args,
     _model_from_args,
+    _raw_ids,
     _UserError,
     _write_frame,
 )
@@ -163,15 +163,6 @@ def _cmd_similar(a: argparse.Namespace) -> int:
         with pl.Config(tbl_rows=max(frame.height, 10), tbl_hide_dataframe_shape=True):
             print(frame)
     return 0
-
-
-def _raw_ids(values: list[str], known: np.ndarray, what: str) -> np.ndarray:
-    if known.dtype.kind == "U":
-        return np.asarray(values)
-    try:
-        return np.asarray([int(v) for v in values], dtype=np.int64)
-    except ValueError:
-        raise _UserError(f"{what} ids of this model are integers, got {values}") from None
 
 
 def _cmd_plot(a: argparse.Namespace) -> int:

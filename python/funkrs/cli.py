@@ -219,14 +219,21 @@ def _cmd_evaluate(a: argparse.Namespace) -> int:
     return 0
 
 
+def _raw_ids(values: list[str], known: np.ndarray, what: str) -> np.ndarray:
+    """Command-line ids typed like the model's ids (an error naming the problem)."""
+    if known.dtype.kind == "U":
+        return np.asarray(values)
+    try:
+        return np.asarray([int(v) for v in values], dtype=np.int64)
+    except ValueError:
+        raise _UserError(f"{what} ids of this model are integers, got {values}") from None
+
+
 def _cmd_recommend(a: argparse.Namespace) -> int:
     model = funkrs.load(a.model)
     users: Any = None
     if a.users is not None:
-        ids = model.users_.ids_array
-        users = (
-            np.asarray(a.users) if ids.dtype.kind == "U" else np.asarray(a.users, dtype=np.int64)
-        )
+        users = _raw_ids(a.users, model.users_.ids_array, "user")
     exclude = not a.include_seen
     if Path(a.output).suffix.lower() in (".parquet", ".pq"):
         rows = model.recommend_to_parquet(
