@@ -7,7 +7,7 @@ times, and prints the median times and their ratio (target: funkrs >= 20x faster
 
 Rows:
 
-- ``funkrs defaults``: funkrs' own defaults (n_epochs=40, lr=0.01, reg=0.1), 5 folds one after
+- ``funkrs defaults``: funkrs' own defaults (n_epochs=20, lr=0.025, reg=0.1), 5 folds one after
   the other, each fit on all cores (``n_jobs=None``);
 - ``funkrs defaults, n_jobs=-1``: folds in parallel, each fit on ``cores // jobs`` threads;
 - ``funkrs Surprise hyperparameters``: ``MatrixFactorization.surprise_defaults()``, the same

@@ -115,8 +115,8 @@ def _add_metric_args(p: argparse.ArgumentParser) -> None:
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--solver", default="funk-sgd", help="solver name (default: funk-sgd)")
     p.add_argument("--n-factors", type=int, default=100, help="latent factors (default: 100)")
-    p.add_argument("--n-epochs", type=int, default=40, help="epochs (default: 40)")
-    p.add_argument("--lr", type=float, default=0.01, help="learning rate (default: 0.01)")
+    p.add_argument("--n-epochs", type=int, default=20, help="epochs (default: 20)")
+    p.add_argument("--lr", type=float, default=0.025, help="learning rate (default: 0.025)")
     p.add_argument("--reg", type=float, default=0.1, help="regularisation (default: 0.1)")
     p.add_argument("--unbiased", action="store_true", help="fit p_u·q_i without biases")
     p.add_argument("--seed", type=int, default=None, help="random seed")

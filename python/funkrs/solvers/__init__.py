@@ -70,8 +70,8 @@ class FitParams:
     """Hyperparameters shared by every solver (each solver documents which it uses)."""
 
     n_factors: int = 100
-    n_epochs: int = 40
-    lr: float = 0.01
+    n_epochs: int = 20
+    lr: float = 0.025
     reg: float = 0.1
     init_std: float = 0.1
     biased: bool = True
