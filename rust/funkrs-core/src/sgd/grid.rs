@@ -95,9 +95,22 @@ impl Grid {
         let mut rng = Rng::stream(seed, 2);
         let ug = groups(data.n_users, b, &mut rng);
         let ig = groups(data.n_items, b, &mut rng);
-        // A random rank per user: segments are laid out in this (seeded) order.
+        // A random rank per user: segments are laid out in this (seeded) order. Within its
+        // group a user's place in that order is `local[u]`, so a block (whose users all come
+        // from one group) is put in rank order by a counting sort over `group_len` buckets.
         let mut user_rank: Vec<u32> = (0..data.n_users as u32).collect();
         rng.shuffle(&mut user_rank);
+        let mut by_rank = vec![0u32; data.n_users];
+        for (u, &r) in user_rank.iter().enumerate() {
+            by_rank[r as usize] = u as u32;
+        }
+        let mut group_len = vec![0u32; b];
+        let mut local = vec![0u32; data.n_users];
+        for &u in &by_rank {
+            let g = ug[u as usize] as usize;
+            local[u as usize] = group_len[g];
+            group_len[g] += 1;
+        }
         let block_of = |j: usize| {
             ug[data.users[j] as usize] as usize * b + ig[data.items[j] as usize] as usize
         };
@@ -128,8 +141,21 @@ impl Grid {
         }
         let arrange = |(x, block): &mut (usize, &mut [Entry])| -> Vec<u32> {
             Rng::stream(seed, 10_000 + *x as u64).shuffle(block);
-            // Stable: each user's items keep the random order drawn above.
-            block.sort_by_key(|e| user_rank[e.u as usize]);
+            // Stable counting sort by rank: each user's items keep the order drawn above.
+            let mut start = vec![0u32; group_len[*x / b] as usize + 1];
+            for e in block.iter() {
+                start[local[e.u as usize] as usize + 1] += 1;
+            }
+            for j in 1..start.len() {
+                start[j] += start[j - 1];
+            }
+            let mut sorted = block.to_vec();
+            for e in block.iter() {
+                let slot = &mut start[local[e.u as usize] as usize];
+                sorted[*slot as usize] = *e;
+                *slot += 1;
+            }
+            block.copy_from_slice(&sorted);
             interleave_users(block)
         };
         let per_block: Vec<Vec<u32>> = if parallel {
