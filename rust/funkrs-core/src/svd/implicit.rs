@@ -533,7 +533,7 @@ pub fn imputed_svd(
         max_col_norm(start.as_ref()),
         &mut rng,
         fpar,
-    );
+    )?;
     let mut p = first.ncols();
     basis.subcols_mut(0, p).copy_from(&first);
     let mut s = 0; // the newest block is basis[:, s..p]
@@ -546,6 +546,11 @@ pub fn imputed_svd(
         MatMut::from_row_major_slice_mut(&mut blk, ns, w).copy_from(basis.subcols(s, w));
         x.gram(&blk, w, &mut out, par);
         steps += 1;
+        if let Some(bad) = out.iter().find(|v| !v.is_finite()) {
+            return Err(FunkError::NoConvergence(format!(
+                "imputed SVD: the Gram product overflowed ({bad}); rescale the ratings"
+            )));
+        }
         let mut y = Mat::<f64>::zeros(ns, w);
         y.copy_from(MatRef::from_row_major_slice(&out, ns, w));
         let scale = max_col_norm(y.as_ref());
@@ -576,7 +581,7 @@ pub fn imputed_svd(
         let (theta, z) = ritz(t.submatrix(0, 0, p, p), fpar)?;
         let room = ns - p;
         let (next, coef) = if room > 0 {
-            extend_basis(vb, y.as_ref(), room, scale, &mut rng, fpar)
+            extend_basis(vb, y.as_ref(), room, scale, &mut rng, fpar)?
         } else {
             (Mat::zeros(ns, 0), Mat::zeros(0, w))
         };
@@ -601,7 +606,7 @@ pub fn imputed_svd(
     };
     let v_k = basis.subcols(0, p) * z.subcols(0, k);
     drop(basis);
-    Ok(finish(x, v_k, steps, params.tol, &mut rng, par))
+    finish(x, v_k, steps, params.tol, &mut rng, par)
 }
 
 /// Eigenpairs of the symmetric `t`, descending.
@@ -692,7 +697,7 @@ fn extend_basis(
     scale: f64,
     rng: &mut Rng,
     fpar: faer::Par,
-) -> (Mat<f64>, Mat<f64>) {
+) -> Result<(Mat<f64>, Mat<f64>), FunkError> {
     let (ns, w) = r.shape();
     let width = w.min(room);
     let mut q = Mat::<f64>::zeros(ns, width);
@@ -701,18 +706,32 @@ fn extend_basis(
         let mut x = Mat::from_fn(ns, 1, |i, _| r[(i, j)]);
         let done = q.subcols(0, j);
         if !orthonormalize_against(v, done, x.as_mut(), negligible, fpar) {
-            loop {
-                x = gaussian_block(ns, 1, rng);
-                if orthonormalize_against(v, done, x.as_mut(), 0.0, fpar) {
-                    break;
-                }
-            }
+            x = random_orthonormal(v, done, rng, fpar)?;
         }
         q.col_mut(j).copy_from(x.col(0));
     }
     let mut coef = Mat::<f64>::zeros(width, w);
     matmul(coef.as_mut(), Accum::Replace, q.transpose(), r, 1.0, fpar);
-    (q, coef)
+    Ok((q, coef))
+}
+
+/// A random unit column orthogonal to `v` and `q` (whose columns together must number fewer
+/// than their rows). Fails only if the blocks hold non-finite values.
+fn random_orthonormal(
+    v: MatRef<'_, f64>,
+    q: MatRef<'_, f64>,
+    rng: &mut Rng,
+    fpar: faer::Par,
+) -> Result<Mat<f64>, FunkError> {
+    for _ in 0..16 {
+        let mut x = gaussian_block(v.nrows(), 1, rng);
+        if orthonormalize_against(v, q, x.as_mut(), 0.0, fpar) {
+            return Ok(x);
+        }
+    }
+    Err(FunkError::NoConvergence(
+        "imputed SVD: could not extend an orthonormal basis (non-finite values?)".into(),
+    ))
 }
 
 /// Makes the column `x` orthogonal to `v` and `q` (both orthonormal) and of unit norm; `false`
@@ -756,7 +775,7 @@ fn finish(
     tol: f64,
     rng: &mut Rng,
     par: Par<'_>,
-) -> ImputedSvd {
+) -> Result<ImputedSvd, FunkError> {
     let (m, n) = x.shape();
     let (ns, k) = v_k.shape();
     let nl = m.max(n);
@@ -805,13 +824,7 @@ fn finish(
         let negligible = f64::EPSILON * top * (nl as f64).sqrt();
         let empty = MatRef::from_column_major_slice(&[], nl, 0);
         if !orthonormalize_against(empty, done.rb(), col.rb_mut(), negligible, fpar) {
-            loop {
-                let g = gaussian_block(nl, 1, rng);
-                col.copy_from(&g);
-                if orthonormalize_against(empty, done.rb(), col.rb_mut(), 0.0, fpar) {
-                    break;
-                }
-            }
+            col.copy_from(random_orthonormal(empty, done.rb(), rng, fpar)?);
         }
         let mut d2 = 0.0;
         for i in 0..nl {
@@ -845,7 +858,7 @@ fn finish(
         let u = MatRef::from_row_major_slice(&urm, nl, k);
         (vrm, col_major_storage(u))
     };
-    ImputedSvd {
+    Ok(ImputedSvd {
         svd: super::Svd {
             u: u_out,
             s,
@@ -857,7 +870,7 @@ fn finish(
         n_iter,
         residual,
         converged: residual <= tol,
-    }
+    })
 }
 
 /// The column-major storage of `a` (its transpose, row-major).
