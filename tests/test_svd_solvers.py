@@ -84,7 +84,8 @@ def test_imputed_on_a_complete_matrix_equals_exact(m: int, n: int, seed: int, fi
     k = int(rng.integers(1, min(m, n) + 1))
     want = _reconstruction(*ExactSVD().decompose(data, k))
     for path in ("dense", "implicit"):
-        got = ImputedSVD(fill=fill, path=path).decompose(data, k)  # type: ignore[arg-type]
+        solver = ImputedSVD(fill=fill, path=path, tol=1e-12)  # type: ignore[arg-type]
+        got = solver.decompose(data, k)
         assert np.abs(_reconstruction(*got) - want).max() <= 1e-8
 
 
@@ -106,7 +107,7 @@ def test_dense_and_implicit_paths_agree(
     data = low_rank_ratings(m, n, rank=2, density=density, seed=seed % 1000)
     k = 1 + seed % min(data.n_users, data.n_items)
     dense = ImputedSVD(fill=fill, path="dense")  # type: ignore[arg-type]
-    implicit = ImputedSVD(fill=fill, path="implicit")  # type: ignore[arg-type]
+    implicit = ImputedSVD(fill=fill, path="implicit", tol=1e-12)  # type: ignore[arg-type]
     x = dense_matrix(data, *fill_vectors(data, fill))
     s_all = np.linalg.svd(x, compute_uv=False)
     if not _gap_ok(s_all, k):
@@ -116,6 +117,41 @@ def test_dense_and_implicit_paths_agree(
     np.testing.assert_allclose(got_implicit[1], got_dense[1], rtol=0, atol=1e-9 * s_all[0])
     diff = np.abs(_reconstruction(*got_implicit) - _reconstruction(*got_dense)).max()
     assert diff <= 1e-8
+
+
+def test_the_default_tolerance_is_met_and_reported() -> None:
+    # item-mean fill of a sparse low-rank matrix: a noise bulk after the low rank, restarts
+    data = funkrs.datasets.synthetic(400, 150, 6000, rank=3, random_state=1)
+    solver = ImputedSVD(path="implicit", max_basis=40, block_size=4)
+    k = 12
+    u, s, vt = solver.decompose(data, k, seed=0)
+    assert solver.info_["converged"]
+    assert solver.info_["residual"] <= 1e-8
+    assert solver.info_["n_iter"] * 4 > 40  # it restarted
+    x = dense_matrix(data, *fill_vectors(data, "item"))
+    # the residual in info_ is that of the returned triplets
+    r1 = np.linalg.norm(x @ vt.T - u * s, axis=0)
+    r2 = np.linalg.norm(x.T @ u - vt.T * s, axis=0)
+    assert np.hypot(r1, r2).max() / s[0] <= 1.1e-8
+    np.testing.assert_allclose(u.T @ u, np.eye(k), atol=1e-12)
+    np.testing.assert_allclose(vt @ vt.T, np.eye(k), atol=1e-12)
+    # singular values: within tol · σ_1 of LAPACK's
+    want = np.linalg.svd(x, compute_uv=False)[:k]
+    assert np.abs(s - want).max() <= 1e-8 * want[0]
+
+
+def test_an_unreachable_tolerance_warns() -> None:
+    data = funkrs.datasets.synthetic(400, 150, 6000, rank=3, random_state=1)
+    solver = ImputedSVD(path="implicit", tol=0.0, max_iter=3, block_size=2)
+    with pytest.warns(RuntimeWarning, match="stopped after 3 steps"):
+        solver.decompose(data, 5)
+    assert not solver.info_["converged"]
+
+
+def test_implicit_options_are_checked() -> None:
+    for bad in ({"block_size": 0}, {"max_basis": -1}, {"block_size": 2.5}, {"max_basis": True}):
+        with pytest.raises(ValueError, match="positive integer or None"):
+            ImputedSVD(**bad)  # type: ignore[arg-type]
 
 
 def test_fill_vectors_reproduce_the_means() -> None:

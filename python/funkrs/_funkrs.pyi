@@ -90,8 +90,10 @@ def imputed_svd(
     *,
     k: int,
     oversample: int = 10,
-    tol: float = 1e-10,
-    max_iter: int = 200,
+    tol: float = 1e-8,
+    max_iter: int = 1000,
+    block_size: int | None = None,
+    max_basis: int | None = None,
     seed: int = 0,
     n_threads: int | None = None,
 ) -> tuple[

@@ -58,11 +58,12 @@ type ImputedOutput<'py> = (
     bool,
 );
 
-/// Rank-`k` SVD of `S + a bᵀ` (mean-imputed ratings) without forming it; returns
-/// `(U, S, Vt, n_iter, residual, converged)`.
+/// Rank-`k` SVD of `S + a bᵀ` (mean-imputed ratings) without forming it, by thick-restarted
+/// block Lanczos; returns `(U, S, Vt, n_iter, residual, converged)`. `block_size` and
+/// `max_basis` of `None` take the core's defaults.
 #[pyfunction]
-#[pyo3(signature = (users, items, ratings, a, b, *, k, oversample=10, tol=1e-10, max_iter=200,
-    seed=0, n_threads=None))]
+#[pyo3(signature = (users, items, ratings, a, b, *, k, oversample=10, tol=1e-8, max_iter=1000,
+    block_size=None, max_basis=None, seed=0, n_threads=None))]
 pub fn imputed_svd<'py>(
     py: Python<'py>,
     users: PyReadonlyArray1<'py, u32>,
@@ -74,6 +75,8 @@ pub fn imputed_svd<'py>(
     oversample: usize,
     tol: f64,
     max_iter: usize,
+    block_size: Option<usize>,
+    max_basis: Option<usize>,
     seed: u64,
     n_threads: Option<i64>,
 ) -> PyResult<ImputedOutput<'py>> {
@@ -84,6 +87,8 @@ pub fn imputed_svd<'py>(
         oversample,
         tol,
         max_iter,
+        block_size: block_size.unwrap_or(0),
+        max_basis: max_basis.unwrap_or(0),
         seed,
     };
     let res = enter(py, n_threads, |par| {

@@ -43,8 +43,9 @@
 //! observed cells and zero elsewhere, and $a b^\top$ is the rank-one fill (item means:
 //! $a = 1, b = \mu$; user means: $a = \mu_u, b = 1$; global mean: $a = 1, b = g \cdot 1$).
 //! Products $X B = S B + a (b^\top B)$ and $X^\top C = S^\top C + b (a^\top C)$ cost
-//! $O(\mathrm{nnz} \cdot l + (m + n) l)$, and a randomized subspace iteration built on them
-//! returns the rank-$k$ SVD without forming the dense $m \times n$ matrix.
+//! $O(\mathrm{nnz} \cdot l + (m + n) l)$, and so does the short-side Gram product
+//! $X^\top X B$ in one pass over the cells; a thick-restarted block Lanczos iteration on the
+//! Gram matrix returns the rank-$k$ SVD without forming the dense $m \times n$ matrix.
 
 #![allow(non_snake_case)]
 
