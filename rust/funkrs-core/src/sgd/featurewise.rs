@@ -60,15 +60,17 @@ pub(crate) fn train(
     let mut epoch = 0;
     for phase in phases {
         if let Phase::Factor(f) = phase {
+            // Drawn in the caller's id order (users, then items), as rows are numbered there.
             let mut rng = Rng::stream(run.params.seed, 500 + f as u64);
-            for row in state
-                .p
-                .chunks_exact_mut(kp)
-                .chain(state.q.chunks_exact_mut(kp))
-            {
-                let mut v = [0.0f32];
-                rng.fill_normal(&mut v, init.0, init.1);
-                row[f] = v[0];
+            for (rows, map) in [
+                (&mut state.p, &run.relabel.user),
+                (&mut state.q, &run.relabel.item),
+            ] {
+                for &row in map {
+                    let mut v = [0.0f32];
+                    rng.fill_normal(&mut v, init.0, init.1);
+                    rows[row as usize * kp + f] = v[0];
+                }
             }
         }
         for t in 1..=run.params.n_epochs {

@@ -20,12 +20,19 @@ pub(crate) struct Entry {
 /// Ratings grouped by block; block `(ub, ib)` is `entries[ptr[x]..ptr[x + 1]]` with
 /// `x = ub * b + ib`.
 ///
+/// Entries carry *internal* ids (see [`Relabel`]): the users of one group are numbered
+/// consecutively, and so are the items, so that the rows and biases a block updates form one
+/// contiguous range, and two blocks that run at once never share a cache line except at the
+/// one boundary between their ranges.
+///
 /// Inside a block the ratings are grouped by user (a *segment* per user, items in seeded
 /// random order), so that a user's row stays in L1 while their ratings stream past. Block
 /// `x`'s segments start at `segs[seg_ptr[x]..seg_ptr[x + 1]]` (offsets within the block);
 /// every epoch visits them in a fresh seeded order.
 pub(crate) struct Grid {
     pub b: usize,
+    /// From the caller's ids to the internal ones.
+    pub relabel: Relabel,
     seed: u64,
     /// Visit each block's user segments in a fresh order every epoch (else: setup order).
     reshuffle: bool,
@@ -33,6 +40,54 @@ pub(crate) struct Grid {
     ptr: Vec<usize>,
     segs: Vec<u32>,
     seg_ptr: Vec<usize>,
+}
+
+/// Internal ids: `user[u]` is the internal id of user `u` (likewise items). Internal ids
+/// run group by group; this is a permutation fixed by the seed, so it changes where the
+/// parameters live in memory but not the arithmetic: results stay bit-identical.
+pub(crate) struct Relabel {
+    pub user: Vec<u32>,
+    pub item: Vec<u32>,
+}
+
+impl Relabel {
+    /// Moves row `x` of `src` (rows of `width` values) to row `map[x]` of the result.
+    pub fn scatter<T: Copy + Default>(map: &[u32], src: &[T], width: usize) -> Vec<T> {
+        debug_assert_eq!(src.len(), map.len() * width);
+        let mut out = vec![T::default(); src.len()];
+        for (row, &to) in src.chunks_exact(width).zip(map) {
+            let to = to as usize * width;
+            out[to..to + width].copy_from_slice(row);
+        }
+        out
+    }
+
+    /// Inverse of [`Relabel::scatter`]: row `x` of the result is row `map[x]` of `src`.
+    pub fn gather<T: Copy>(map: &[u32], src: &[T], width: usize) -> Vec<T> {
+        debug_assert_eq!(src.len(), map.len() * width);
+        let mut out = Vec::with_capacity(src.len());
+        for &from in map {
+            let from = from as usize * width;
+            out.extend_from_slice(&src[from..from + width]);
+        }
+        out
+    }
+}
+
+/// Internal ids that number group 0's members first (in `local` order), then group 1's, ...
+fn group_major(group: &[u32], local: &[u32], b: usize) -> Vec<u32> {
+    let mut start = vec![0u32; b + 1];
+    for &g in group {
+        start[g as usize + 1] += 1;
+    }
+    for g in 0..b {
+        start[g + 1] += start[g];
+    }
+    group
+        .iter()
+        .zip(local)
+        .map(|(&g, &l)| start[g as usize] + l)
+        .collect()
 }
 
 /// Assigns each of `n` ids to one of `b` equal-sized groups through a seeded permutation.
@@ -111,6 +166,17 @@ impl Grid {
             local[u as usize] = group_len[g];
             group_len[g] += 1;
         }
+        // Items keep their id order within a group.
+        let mut item_local = vec![0u32; data.n_items];
+        let mut item_count = vec![0u32; b];
+        for (i, &g) in ig.iter().enumerate() {
+            item_local[i] = item_count[g as usize];
+            item_count[g as usize] += 1;
+        }
+        let relabel = Relabel {
+            user: group_major(&ug, &local, b),
+            item: group_major(&ig, &item_local, b),
+        };
         let block_of = |j: usize| {
             ug[data.users[j] as usize] as usize * b + ig[data.items[j] as usize] as usize
         };
@@ -126,8 +192,8 @@ impl Grid {
         for j in 0..data.len() {
             let slot = &mut next[block_of(j)];
             entries[*slot] = Entry {
-                u: data.users[j],
-                i: data.items[j],
+                u: relabel.user[data.users[j] as usize],
+                i: relabel.item[data.items[j] as usize],
                 r: data.ratings[j],
             };
             *slot += 1;
@@ -139,19 +205,25 @@ impl Grid {
             chunks.push((x, head));
             rest = tail;
         }
+        // Internal user id where each group begins: `e.u - first_user[g]` is the user's rank.
+        let mut first_user = vec![0u32; b + 1];
+        for g in 0..b {
+            first_user[g + 1] = first_user[g] + group_len[g];
+        }
         let arrange = |(x, block): &mut (usize, &mut [Entry])| -> Vec<u32> {
             Rng::stream(seed, 10_000 + *x as u64).shuffle(block);
             // Stable counting sort by rank: each user's items keep the order drawn above.
+            let first = first_user[*x / b];
             let mut start = vec![0u32; group_len[*x / b] as usize + 1];
             for e in block.iter() {
-                start[local[e.u as usize] as usize + 1] += 1;
+                start[(e.u - first) as usize + 1] += 1;
             }
             for j in 1..start.len() {
                 start[j] += start[j - 1];
             }
             let mut sorted = block.to_vec();
             for e in block.iter() {
-                let slot = &mut start[local[e.u as usize] as usize];
+                let slot = &mut start[(e.u - first) as usize];
                 sorted[*slot as usize] = *e;
                 *slot += 1;
             }
@@ -171,6 +243,7 @@ impl Grid {
         let segs = per_block.concat();
         Grid {
             b,
+            relabel,
             seed,
             reshuffle,
             entries,

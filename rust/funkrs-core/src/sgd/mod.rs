@@ -20,7 +20,7 @@ mod state;
 
 use std::time::Instant;
 
-use grid::Grid;
+use grid::{Grid, Relabel};
 pub use state::{EarlyStopping, Validation};
 use state::{State, Stopper};
 
@@ -252,11 +252,12 @@ pub fn fit_with(
             ));
         }
     }
-    let mut state = State::new(data, params);
     let b = params.n_blocks.unwrap_or_else(|| grid_size(data));
     let grid = par.install(|| Grid::new(data, b, params.seed, params.reshuffle, par.is_parallel()));
+    let mut state = State::new(data, params, &grid.relabel);
     let mut run = Run {
         data,
+        relabel: &grid.relabel,
         params,
         options,
         par,
@@ -271,7 +272,7 @@ pub fn fit_with(
         Some(stopper) => stopper.finish(&mut state),
         None => None,
     };
-    Ok(state.into_factors(data, params, run.history, best_epoch))
+    Ok(state.into_factors(data, params, &grid.relabel, run.history, best_epoch))
 }
 
 /// Passes a finite stratum loss through; a non-finite one is divergence.
@@ -290,6 +291,8 @@ pub(crate) fn check_loss(epoch: usize, sq: f64, lr: f32) -> Result<f64, FunkErro
 /// What one training run shares between its epochs.
 pub(crate) struct Run<'a, 'd> {
     pub data: &'a Interactions<'d>,
+    /// Caller's ids to the internal ids the grid and the state use.
+    pub relabel: &'a Relabel,
     pub params: &'a SgdParams,
     pub options: &'a FitOptions<'a>,
     pub par: Par<'a>,
@@ -350,7 +353,7 @@ impl Run<'_, '_> {
             .options
             .validation
             .as_ref()
-            .map(|v| state.rmse(v, self.params.biased, self.par));
+            .map(|v| state.rmse(v, self.params.biased, self.relabel, self.par));
         let stats = EpochStats {
             epoch,
             feature,

@@ -2,6 +2,7 @@
 
 use rayon::prelude::*;
 
+use super::grid::Relabel;
 use super::{padded, EpochStats, Factors, SgdParams};
 use crate::data::Interactions;
 use crate::par::Par;
@@ -90,7 +91,8 @@ impl EarlyStopping {
     }
 }
 
-/// Padded factor rows (`kp` floats each, the padding stays zero) and biases.
+/// Padded factor rows (`kp` floats each, the padding stays zero) and biases, indexed by
+/// internal ids (see [`Relabel`]).
 #[derive(Clone)]
 pub(crate) struct State {
     pub p: Vec<f32>,
@@ -104,16 +106,18 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// Seeded normal factors, zero biases.
-    pub fn new(data: &Interactions<'_>, params: &SgdParams) -> Self {
+    /// Seeded normal factors (drawn in the caller's id order, stored by internal id), zero
+    /// biases.
+    pub fn new(data: &Interactions<'_>, params: &SgdParams, relabel: &Relabel) -> Self {
         let k = params.n_factors;
+        let kp = padded(k);
         State {
-            p: init_factors(data.n_users, k, params, 0),
-            q: init_factors(data.n_items, k, params, 1),
+            p: Relabel::scatter(&relabel.user, &init_factors(data.n_users, k, params, 0), kp),
+            q: Relabel::scatter(&relabel.item, &init_factors(data.n_items, k, params, 1), kp),
             bu: vec![0.0; data.n_users],
             bi: vec![0.0; data.n_items],
             k,
-            kp: padded(k),
+            kp,
             mu: if params.biased {
                 data.mean() as f32
             } else {
@@ -122,13 +126,15 @@ impl State {
         }
     }
 
-    /// RMSE on `v`, summed in fixed chunks so the result does not depend on the threads.
-    pub fn rmse(&self, v: &Validation<'_>, biased: bool, par: Par<'_>) -> f64 {
+    /// RMSE on `v` (caller's ids), summed in fixed chunks so the result does not depend on
+    /// the threads.
+    pub fn rmse(&self, v: &Validation<'_>, biased: bool, relabel: &Relabel, par: Par<'_>) -> f64 {
         const CHUNK: usize = 1 << 14;
         let fallback = if biased { self.mu } else { 0.0 };
+        let inner = |x: i64, map: &[u32]| usize::try_from(x).ok().map(|x| map[x] as usize);
         let one = |j: usize| -> f64 {
             let (u, i) = (v.users[j], v.items[j]);
-            let mut pred = match (usize::try_from(u).ok(), usize::try_from(i).ok()) {
+            let mut pred = match (inner(u, &relabel.user), inner(i, &relabel.item)) {
                 (Some(u), Some(i)) => {
                     let pu = &self.p[u * self.kp..u * self.kp + self.k];
                     let qi = &self.q[i * self.kp..i * self.kp + self.k];
@@ -159,20 +165,23 @@ impl State {
         (sums.iter().sum::<f64>() / n as f64).sqrt()
     }
 
-    /// Unpadded factors plus metadata.
+    /// Unpadded factors in the caller's id order, plus metadata.
     pub fn into_factors(
         self,
         data: &Interactions<'_>,
         params: &SgdParams,
+        relabel: &Relabel,
         history: Vec<EpochStats>,
         best_epoch: Option<usize>,
     ) -> Factors {
+        let p = Relabel::gather(&relabel.user, &self.p, self.kp);
+        let q = Relabel::gather(&relabel.item, &self.q, self.kp);
         Factors {
             n_factors: self.k,
-            user_factors: unpad(&self.p, self.k, self.kp),
-            item_factors: unpad(&self.q, self.k, self.kp),
-            user_bias: self.bu,
-            item_bias: self.bi,
+            user_factors: unpad(p, self.k, self.kp),
+            item_factors: unpad(q, self.k, self.kp),
+            user_bias: Relabel::gather(&relabel.user, &self.bu, 1),
+            item_bias: Relabel::gather(&relabel.item, &self.bi, 1),
             global_mean: data.mean() as f32,
             biased: params.biased,
             history,
@@ -232,9 +241,9 @@ fn init_factors(n_rows: usize, k: usize, params: &SgdParams, stream: u64) -> Vec
     out
 }
 
-fn unpad(x: &[f32], k: usize, kp: usize) -> Vec<f32> {
+fn unpad(x: Vec<f32>, k: usize, kp: usize) -> Vec<f32> {
     if k == kp {
-        return x.to_vec();
+        return x;
     }
     x.chunks_exact(kp)
         .flat_map(|row| &row[..k])
