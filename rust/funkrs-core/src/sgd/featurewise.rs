@@ -152,12 +152,7 @@ fn stratum(
         // were range-checked when the data was validated, and `cache` covers every entry.
         unsafe { block(&entries[range.clone()], range.start, phase, views, lr, reg) }
     };
-    let sums: Vec<f64> = if par.is_parallel() && grid.b > 1 {
-        par.install(|| (0..grid.b).into_par_iter().map(run).collect())
-    } else {
-        (0..grid.b).map(run).collect()
-    };
-    sums.iter().sum()
+    grid.for_blocks(s, par, run)
 }
 
 /// # Safety

@@ -1,5 +1,7 @@
 //! The `B × B` block grid over (user, item) pairs and the stratum walk over it.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use rayon::prelude::*;
 
 use super::kernel::{run_block, Params, Step};
@@ -38,6 +40,8 @@ pub(crate) struct Grid {
     reshuffle: bool,
     entries: Vec<Entry>,
     ptr: Vec<usize>,
+    /// Per stratum `s`, `lpt[s * b..(s + 1) * b]`: its blocks' `ub` by decreasing size.
+    lpt: Vec<u32>,
     segs: Vec<u32>,
     seg_ptr: Vec<usize>,
 }
@@ -241,6 +245,16 @@ impl Grid {
             seg_ptr.push(seg_ptr.last().copied().unwrap_or(0) + starts.len());
         }
         let segs = per_block.concat();
+        let mut lpt = Vec::with_capacity(b * b);
+        for s in 0..b {
+            let mut order: Vec<u32> = (0..b as u32).collect();
+            let size = |ub: u32| {
+                let x = ub as usize * b + (ub as usize + s) % b;
+                ptr[x + 1] - ptr[x]
+            };
+            order.sort_by_key(|&ub| std::cmp::Reverse(size(ub)));
+            lpt.extend(order);
+        }
         Grid {
             b,
             relabel,
@@ -248,6 +262,7 @@ impl Grid {
             reshuffle,
             entries,
             ptr,
+            lpt,
             segs,
             seg_ptr,
         }
@@ -303,11 +318,36 @@ impl Grid {
             // `Interactions::new` and the lengths are asserted above.
             unsafe { shared.run_block(block, starts, order.as_deref(), step) }
         };
-        let sums: Vec<f64> = if par.is_parallel() && self.b > 1 {
-            par.install(|| (0..self.b).into_par_iter().map(run).collect())
-        } else {
-            (0..self.b).map(run).collect()
-        };
+        self.for_blocks(s, par, run)
+    }
+
+    /// Calls `run(ub)` for the `b` blocks of stratum `s` and adds up the results in block
+    /// order (so the sum does not depend on scheduling).
+    ///
+    /// In parallel, the threads take blocks from a shared queue, largest first (longest
+    /// processing time first), so that the stratum's last block to finish is a small one and
+    /// the threads wait little for each other at the end of the stratum.
+    pub fn for_blocks(&self, s: usize, par: Par<'_>, run: impl Fn(usize) -> f64 + Sync) -> f64 {
+        if !(par.is_parallel() && self.b > 1) {
+            return (0..self.b).map(run).sum();
+        }
+        let order = &self.lpt[s * self.b..(s + 1) * self.b];
+        let next = AtomicUsize::new(0);
+        let done: Vec<Vec<(u32, f64)>> = par.install(|| {
+            rayon::broadcast(|_| {
+                let mut mine = Vec::new();
+                loop {
+                    let j = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&ub) = order.get(j) else { break };
+                    mine.push((ub, run(ub as usize)));
+                }
+                mine
+            })
+        });
+        let mut sums = vec![0.0f64; self.b];
+        for (ub, sq) in done.into_iter().flatten() {
+            sums[ub as usize] = sq;
+        }
         sums.iter().sum()
     }
 }
