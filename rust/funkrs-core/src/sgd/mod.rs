@@ -13,6 +13,7 @@
 //! The grid and every order are drawn from the seed, never from the thread count, so a seed
 //! gives bit-identical factors for any number of threads.
 
+mod aligned;
 mod featurewise;
 mod grid;
 mod kernel;

@@ -2,6 +2,7 @@
 
 use rayon::prelude::*;
 
+use super::aligned::AlignedF32;
 use super::grid::Relabel;
 use super::{padded, EpochStats, Factors, SgdParams};
 use crate::data::Interactions;
@@ -95,8 +96,8 @@ impl EarlyStopping {
 /// internal ids (see [`Relabel`]).
 #[derive(Clone)]
 pub(crate) struct State {
-    pub p: Vec<f32>,
-    pub q: Vec<f32>,
+    pub p: AlignedF32,
+    pub q: AlignedF32,
     pub bu: Vec<f32>,
     pub bi: Vec<f32>,
     pub k: usize,
@@ -112,8 +113,16 @@ impl State {
         let k = params.n_factors;
         let kp = padded(k);
         State {
-            p: Relabel::scatter(&relabel.user, &init_factors(data.n_users, k, params, 0), kp),
-            q: Relabel::scatter(&relabel.item, &init_factors(data.n_items, k, params, 1), kp),
+            p: AlignedF32::from_slice(&Relabel::scatter(
+                &relabel.user,
+                &init_factors(data.n_users, k, params, 0),
+                kp,
+            )),
+            q: AlignedF32::from_slice(&Relabel::scatter(
+                &relabel.item,
+                &init_factors(data.n_items, k, params, 1),
+                kp,
+            )),
             bu: vec![0.0; data.n_users],
             bi: vec![0.0; data.n_items],
             k,
@@ -174,8 +183,8 @@ impl State {
         history: Vec<EpochStats>,
         best_epoch: Option<usize>,
     ) -> Factors {
-        let p = Relabel::gather(&relabel.user, &self.p, self.kp);
-        let q = Relabel::gather(&relabel.item, &self.q, self.kp);
+        let p = Relabel::gather(&relabel.user, &self.p[..], self.kp);
+        let q = Relabel::gather(&relabel.item, &self.q[..], self.kp);
         Factors {
             n_factors: self.k,
             user_factors: unpad(p, self.k, self.kp),
