@@ -19,14 +19,12 @@ pub(crate) struct AlignedF32 {
 }
 
 impl AlignedF32 {
-    /// A copy of `values`.
-    pub fn from_slice(values: &[f32]) -> Self {
-        let mut out = AlignedF32 {
-            lines: vec![Line([0.0; 16]); values.len().div_ceil(16)],
-            len: values.len(),
-        };
-        out.copy_from_slice(values);
-        out
+    /// `len` zeros.
+    pub fn zeros(len: usize) -> Self {
+        AlignedF32 {
+            lines: vec![Line([0.0; 16]); len.div_ceil(16)],
+            len,
+        }
     }
 }
 
@@ -54,7 +52,8 @@ mod tests {
     fn keeps_the_values_on_a_line_boundary() {
         for n in [0usize, 1, 15, 16, 17, 1000] {
             let values: Vec<f32> = (0..n).map(|x| x as f32).collect();
-            let mut a = AlignedF32::from_slice(&values);
+            let mut a = AlignedF32::zeros(n);
+            a.copy_from_slice(&values);
             assert_eq!(&a[..], &values[..]);
             assert_eq!(a.as_ptr() as usize % 64, 0);
             if n > 0 {

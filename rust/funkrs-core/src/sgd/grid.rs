@@ -55,24 +55,24 @@ pub(crate) struct Relabel {
 }
 
 impl Relabel {
-    /// Moves row `x` of `src` (rows of `width` values) to row `map[x]` of the result.
-    pub fn scatter<T: Copy + Default>(map: &[u32], src: &[T], width: usize) -> Vec<T> {
-        debug_assert_eq!(src.len(), map.len() * width);
-        let mut out = vec![T::default(); src.len()];
-        for (row, &to) in src.chunks_exact(width).zip(map) {
-            let to = to as usize * width;
-            out[to..to + width].copy_from_slice(row);
-        }
-        out
-    }
-
-    /// Inverse of [`Relabel::scatter`]: row `x` of the result is row `map[x]` of `src`.
+    /// Row `x` of the result is row `map[x]` of `src` (rows of `width` values).
     pub fn gather<T: Copy>(map: &[u32], src: &[T], width: usize) -> Vec<T> {
         debug_assert_eq!(src.len(), map.len() * width);
         let mut out = Vec::with_capacity(src.len());
         for &from in map {
             let from = from as usize * width;
             out.extend_from_slice(&src[from..from + width]);
+        }
+        out
+    }
+
+    /// [`Relabel::gather`] of the first `k` values of each row of `src` (rows of `width`).
+    pub fn gather_prefix(map: &[u32], src: &[f32], width: usize, k: usize) -> Vec<f32> {
+        debug_assert_eq!(src.len(), map.len() * width);
+        let mut out = Vec::with_capacity(map.len() * k);
+        for &from in map {
+            let from = from as usize * width;
+            out.extend_from_slice(&src[from..from + k]);
         }
         out
     }

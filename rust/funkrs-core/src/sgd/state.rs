@@ -113,16 +113,8 @@ impl State {
         let k = params.n_factors;
         let kp = padded(k);
         State {
-            p: AlignedF32::from_slice(&Relabel::scatter(
-                &relabel.user,
-                &init_factors(data.n_users, k, params, 0),
-                kp,
-            )),
-            q: AlignedF32::from_slice(&Relabel::scatter(
-                &relabel.item,
-                &init_factors(data.n_items, k, params, 1),
-                kp,
-            )),
+            p: init_factors(&relabel.user, k, params, 0),
+            q: init_factors(&relabel.item, k, params, 1),
             bu: vec![0.0; data.n_users],
             bi: vec![0.0; data.n_items],
             k,
@@ -183,12 +175,10 @@ impl State {
         history: Vec<EpochStats>,
         best_epoch: Option<usize>,
     ) -> Factors {
-        let p = Relabel::gather(&relabel.user, &self.p[..], self.kp);
-        let q = Relabel::gather(&relabel.item, &self.q[..], self.kp);
         Factors {
             n_factors: self.k,
-            user_factors: unpad(p, self.k, self.kp),
-            item_factors: unpad(q, self.k, self.kp),
+            user_factors: Relabel::gather_prefix(&relabel.user, &self.p, self.kp, self.k),
+            item_factors: Relabel::gather_prefix(&relabel.item, &self.q, self.kp, self.k),
             user_bias: Relabel::gather(&relabel.user, &self.bu, 1),
             item_bias: Relabel::gather(&relabel.item, &self.bi, 1),
             global_mean: data.mean() as f32,
@@ -239,23 +229,16 @@ impl Stopper {
     }
 }
 
-/// Normal initial factors with the padding columns set to zero (they then stay zero).
-fn init_factors(n_rows: usize, k: usize, params: &SgdParams, stream: u64) -> Vec<f32> {
+/// Normal initial factors with the padding columns set to zero (they then stay zero): row
+/// `x` of the caller's numbering gets the `x`-th draws of the stream and is stored at row
+/// `map[x]`.
+fn init_factors(map: &[u32], k: usize, params: &SgdParams, stream: u64) -> AlignedF32 {
     let kp = padded(k);
-    let mut out = vec![0.0f32; n_rows * kp];
+    let mut out = AlignedF32::zeros(map.len() * kp);
     let mut rng = Rng::stream(params.seed, stream);
-    for row in out.chunks_exact_mut(kp) {
-        rng.fill_normal(&mut row[..k], params.init_mean, params.init_std);
+    for &row in map {
+        let at = row as usize * kp;
+        rng.fill_normal(&mut out[at..at + k], params.init_mean, params.init_std);
     }
     out
-}
-
-fn unpad(x: Vec<f32>, k: usize, kp: usize) -> Vec<f32> {
-    if k == kp {
-        return x;
-    }
-    x.chunks_exact(kp)
-        .flat_map(|row| &row[..k])
-        .copied()
-        .collect()
 }
