@@ -3,7 +3,10 @@
 //!
 //! On x86-64 the block loop is compiled twice, for the baseline ISA and for AVX2, and picked
 //! at run time. Neither version uses fused multiply-adds and both reduce the dot product in
-//! the same lane order, so the two give bit-identical results.
+//! the same lane order, so the two give bit-identical results. The AVX2 loop also updates two
+//! consecutive ratings side by side when they share no user and no item (their dependency
+//! chains then overlap); that is the same arithmetic on disjoint parameters, so it too is
+//! bit-identical to one rating at a time.
 
 use super::grid::Entry;
 use crate::hint::prefetch;

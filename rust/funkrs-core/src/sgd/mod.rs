@@ -12,6 +12,11 @@
 //! blocks of one stratum share no user and no item, so they run concurrently without races.
 //! The grid and every order are drawn from the seed, never from the thread count, so a seed
 //! gives bit-identical factors for any number of threads.
+//!
+//! Inside a fit, users and items are renumbered group by group (see `grid::Relabel`), so the
+//! rows and biases one block updates are contiguous and two concurrent blocks never write the
+//! same cache line but at the edge of their ranges; factor rows are padded to a multiple of 8
+//! floats and start on a cache line, so no 8-lane access is split.
 
 mod aligned;
 mod featurewise;
