@@ -194,10 +194,7 @@ fn step_rows(p: &mut [f32], q: &mut [f32], le: f32, lreg: f32) {
 #[target_feature(enable = "avx2")]
 #[inline]
 unsafe fn step_rows_avx2(p: &mut [f32], q: &mut [f32], le: f32, lreg: f32) {
-    use std::arch::x86_64::{
-        _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_storeu_ps,
-        _mm256_sub_ps,
-    };
+    use std::arch::x86_64::_mm256_set1_ps;
     debug_assert_eq!(p.len(), q.len());
     debug_assert_eq!(p.len() % 8, 0);
     let (pp, pq) = (p.as_mut_ptr(), q.as_mut_ptr());
@@ -205,21 +202,41 @@ unsafe fn step_rows_avx2(p: &mut [f32], q: &mut [f32], le: f32, lreg: f32) {
     let mut j = 0;
     while j < p.len() {
         // SAFETY: `j + 8 <= len` for both rows.
-        unsafe {
-            let pa = _mm256_loadu_ps(pp.add(j));
-            let qa = _mm256_loadu_ps(pq.add(j));
-            let np = _mm256_add_ps(
-                pa,
-                _mm256_sub_ps(_mm256_mul_ps(vle, qa), _mm256_mul_ps(vreg, pa)),
-            );
-            let nq = _mm256_add_ps(
-                qa,
-                _mm256_sub_ps(_mm256_mul_ps(vle, pa), _mm256_mul_ps(vreg, qa)),
-            );
-            _mm256_storeu_ps(pp.add(j), np);
-            _mm256_storeu_ps(pq.add(j), nq);
-        }
+        unsafe { step8_avx2(pp.add(j), pq.add(j), vle, vreg) };
         j += 8;
+    }
+}
+
+/// One 8-lane chunk of [`step_rows`]: `p += le·q − lreg·p`, `q += le·p − lreg·q` (old rows).
+///
+/// # Safety
+/// The CPU supports AVX; 8 floats are readable and writable at `p` and at `q`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn step8_avx2(
+    p: *mut f32,
+    q: *mut f32,
+    le: std::arch::x86_64::__m256,
+    lreg: std::arch::x86_64::__m256,
+) {
+    use std::arch::x86_64::{
+        _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_storeu_ps, _mm256_sub_ps,
+    };
+    // SAFETY: caller contract.
+    unsafe {
+        let pa = _mm256_loadu_ps(p);
+        let qa = _mm256_loadu_ps(q);
+        let np = _mm256_add_ps(
+            pa,
+            _mm256_sub_ps(_mm256_mul_ps(le, qa), _mm256_mul_ps(lreg, pa)),
+        );
+        let nq = _mm256_add_ps(
+            qa,
+            _mm256_sub_ps(_mm256_mul_ps(le, pa), _mm256_mul_ps(lreg, qa)),
+        );
+        _mm256_storeu_ps(p, np);
+        _mm256_storeu_ps(q, nq);
     }
 }
 
@@ -265,7 +282,6 @@ unsafe fn update_pair_avx2(
 ) -> (f32, f32) {
     use std::arch::x86_64::{
         _mm256_add_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps,
-        _mm256_storeu_ps, _mm256_sub_ps,
     };
     let n = s.kp;
     debug_assert!(p0.len() == n && q0.len() == n && p1.len() == n && q1.len() == n);
@@ -295,27 +311,13 @@ unsafe fn update_pair_avx2(
     let e1 = bias_step(fold_avx2(y0, y1), bu1, bi1, r1, s);
     let lreg = _mm256_set1_ps(s.lr * s.reg);
     let (le0, le1) = (_mm256_set1_ps(s.lr * e0), _mm256_set1_ps(s.lr * e1));
-    let step = |p: *mut f32, q: *mut f32, le, j: usize| {
-        // SAFETY: as above.
-        unsafe {
-            let pa = _mm256_loadu_ps(p.add(j));
-            let qa = _mm256_loadu_ps(q.add(j));
-            let np = _mm256_add_ps(
-                pa,
-                _mm256_sub_ps(_mm256_mul_ps(le, qa), _mm256_mul_ps(lreg, pa)),
-            );
-            let nq = _mm256_add_ps(
-                qa,
-                _mm256_sub_ps(_mm256_mul_ps(le, pa), _mm256_mul_ps(lreg, qa)),
-            );
-            _mm256_storeu_ps(p.add(j), np);
-            _mm256_storeu_ps(q.add(j), nq);
-        }
-    };
     let mut j = 0;
     while j < n {
-        step(a0, b0, le0, j);
-        step(a1, b1, le1, j);
+        // SAFETY: `j + 8 <= n` for all four rows (caller contract).
+        unsafe {
+            step8_avx2(a0.add(j), b0.add(j), le0, lreg);
+            step8_avx2(a1.add(j), b1.add(j), le1, lreg);
+        }
         j += 8;
     }
     (e0, e1)
