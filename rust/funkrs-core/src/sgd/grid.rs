@@ -381,3 +381,63 @@ impl Shared {
         unsafe { run_block(block, starts, order, self.x, step) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Grid, Relabel};
+    use crate::data::Interactions;
+    use crate::sgd::tests::low_rank;
+
+    /// Inverse of a relabelling map.
+    fn invert(map: &[u32]) -> Vec<u32> {
+        let mut inv = vec![u32::MAX; map.len()];
+        for (x, &to) in map.iter().enumerate() {
+            inv[to as usize] = x as u32;
+        }
+        inv
+    }
+
+    #[test]
+    fn relabelling_is_a_permutation_with_contiguous_groups_and_keeps_every_rating() {
+        let (us, is, rs) = low_rank(70, 45, 2, 0.3, 4);
+        let data = Interactions::new(&us, &is, &rs, 70, 45).unwrap();
+        for b in [1, 3, 7] {
+            let grid = Grid::new(&data, b, 8, false, false);
+            let (user_of, item_of) = (invert(&grid.relabel.user), invert(&grid.relabel.item));
+            assert!(user_of.iter().all(|&u| u != u32::MAX), "b={b}: users");
+            assert!(item_of.iter().all(|&i| i != u32::MAX), "b={b}: items");
+            for s in 0..b {
+                for ub in 0..b {
+                    let block = &grid.entries()[grid.block_range(s, ub)];
+                    // The internal ids of a group form one range: its bounds span no more
+                    // ids than the group has members.
+                    for (ids, n) in [
+                        (block.iter().map(|e| e.u).collect::<Vec<_>>(), 70usize),
+                        (block.iter().map(|e| e.i).collect::<Vec<_>>(), 45),
+                    ] {
+                        if let (Some(lo), Some(hi)) = (ids.iter().min(), ids.iter().max()) {
+                            assert!(((hi - lo) as usize) < n.div_ceil(b), "b={b}");
+                        }
+                    }
+                }
+            }
+            let mut back: Vec<(u32, u32, u32)> = grid
+                .entries()
+                .iter()
+                .map(|e| (user_of[e.u as usize], item_of[e.i as usize], e.r.to_bits()))
+                .collect();
+            let mut orig: Vec<(u32, u32, u32)> = (0..data.len())
+                .map(|j| (us[j], is[j], rs[j].to_bits()))
+                .collect();
+            back.sort_unstable();
+            orig.sort_unstable();
+            assert_eq!(back, orig, "b={b}");
+            let x: Vec<f32> = (0..70 * 3).map(|v| v as f32).collect();
+            let moved = Relabel::gather(&grid.relabel.user, &x, 3);
+            for u in 0..70 {
+                let to = grid.relabel.user[u] as usize;
+                assert_eq!(moved[u * 3..u * 3 + 3], x[to * 3..to * 3 + 3]);
+            }
+        }
+    }
+}
