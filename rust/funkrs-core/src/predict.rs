@@ -250,7 +250,10 @@ fn check_inner(what: &'static str, ids: &[i64], size: usize) -> Result<(), FunkE
 mod tests {
     use super::*;
 
-    fn model() -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+    /// Factors, user biases and item biases of a 2-user, 2-item model with k = 2.
+    type Params = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);
+
+    fn model() -> Params {
         (
             vec![1.0, 2.0, 0.5, 0.5],
             vec![1.0, 1.0, 2.0, 0.0],
@@ -259,18 +262,23 @@ mod tests {
         )
     }
 
-    #[test]
-    fn raw_ids_map_through_the_indexes_like_inner_ids() {
-        let (p, q, bu, bi) = model();
-        let m = ModelView {
+    /// The biased view of `model()` with `μ = 3`.
+    fn view((p, q, bu, bi): &Params) -> ModelView<'_> {
+        ModelView {
             k: 2,
-            user_factors: &p,
-            item_factors: &q,
-            user_bias: &bu,
-            item_bias: &bi,
+            user_factors: p,
+            item_factors: q,
+            user_bias: bu,
+            item_bias: bi,
             global_mean: 3.0,
             biased: true,
-        };
+        }
+    }
+
+    #[test]
+    fn raw_ids_map_through_the_indexes_like_inner_ids() {
+        let params = model();
+        let m = view(&params);
         let users = IdIndex::new(&[70, 10]).unwrap();
         let items = IdIndex::new(&[5, -1_000_000_000_000]).unwrap();
         let n = 3 * PREDICT_CHUNK + 17; // several parallel tasks and a ragged end
@@ -305,16 +313,8 @@ mod tests {
 
     #[test]
     fn scores_known_and_unknown_pairs() {
-        let (p, q, bu, bi) = model();
-        let m = ModelView {
-            k: 2,
-            user_factors: &p,
-            item_factors: &q,
-            user_bias: &bu,
-            item_bias: &bi,
-            global_mean: 3.0,
-            biased: true,
-        };
+        let params = model();
+        let m = view(&params);
         let out = predict(
             &m,
             &[0, 1, 0, -1, -1],
@@ -338,16 +338,8 @@ mod tests {
 
     #[test]
     fn rejects_ids_out_of_range() {
-        let (p, q, bu, bi) = model();
-        let m = ModelView {
-            k: 2,
-            user_factors: &p,
-            item_factors: &q,
-            user_bias: &bu,
-            item_bias: &bi,
-            global_mean: 3.0,
-            biased: true,
-        };
+        let params = model();
+        let m = view(&params);
         let err = predict(&m, &[0, 2], &[0, 0], PredictOptions::default(), Par::Seq).unwrap_err();
         assert!(matches!(
             err,

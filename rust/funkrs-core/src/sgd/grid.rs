@@ -55,31 +55,24 @@ pub(crate) struct Relabel {
 }
 
 impl Relabel {
-    /// Row `x` of the result is row `map[x]` of `src` (rows of `width` values).
-    pub fn gather<T: Copy>(map: &[u32], src: &[T], width: usize) -> Vec<T> {
+    /// Row `x` of the result is the first `keep` values of row `map[x]` of `src` (rows of
+    /// `width` values): back to the caller's numbering, dropping any padding.
+    pub fn gather<T: Copy>(map: &[u32], src: &[T], width: usize, keep: usize) -> Vec<T> {
         debug_assert_eq!(src.len(), map.len() * width);
-        let mut out = Vec::with_capacity(src.len());
+        debug_assert!(keep <= width);
+        let mut out = Vec::with_capacity(map.len() * keep);
         for &from in map {
             let from = from as usize * width;
-            out.extend_from_slice(&src[from..from + width]);
-        }
-        out
-    }
-
-    /// [`Relabel::gather`] of the first `k` values of each row of `src` (rows of `width`).
-    pub fn gather_prefix(map: &[u32], src: &[f32], width: usize, k: usize) -> Vec<f32> {
-        debug_assert_eq!(src.len(), map.len() * width);
-        let mut out = Vec::with_capacity(map.len() * k);
-        for &from in map {
-            let from = from as usize * width;
-            out.extend_from_slice(&src[from..from + k]);
+            out.extend_from_slice(&src[from..from + keep]);
         }
         out
     }
 }
 
-/// Internal ids that number group 0's members first (in `local` order), then group 1's, ...
-fn group_major(group: &[u32], local: &[u32], b: usize) -> Vec<u32> {
+/// Internal ids that number group 0's members first, then group 1's, ... each group's members
+/// in the order they come in `order` (every id once); also the internal id where each group
+/// starts (`b + 1` entries, the last one the total).
+fn group_major(group: &[u32], order: impl Iterator<Item = u32>, b: usize) -> (Vec<u32>, Vec<u32>) {
     let mut start = vec![0u32; b + 1];
     for &g in group {
         start[g as usize + 1] += 1;
@@ -87,11 +80,14 @@ fn group_major(group: &[u32], local: &[u32], b: usize) -> Vec<u32> {
     for g in 0..b {
         start[g + 1] += start[g];
     }
-    group
-        .iter()
-        .zip(local)
-        .map(|(&g, &l)| start[g as usize] + l)
-        .collect()
+    let mut next = start[..b].to_vec();
+    let mut id = vec![0u32; group.len()];
+    for x in order {
+        let slot = &mut next[group[x as usize] as usize];
+        id[x as usize] = *slot;
+        *slot += 1;
+    }
+    (id, start)
 }
 
 /// Assigns each of `n` ids to one of `b` equal-sized groups through a seeded permutation.
@@ -154,33 +150,19 @@ impl Grid {
         let mut rng = Rng::stream(seed, 2);
         let ug = groups(data.n_users, b, &mut rng);
         let ig = groups(data.n_items, b, &mut rng);
-        // A random rank per user: segments are laid out in this (seeded) order. Within its
-        // group a user's place in that order is `local[u]`, so a block (whose users all come
-        // from one group) is put in rank order by a counting sort over `group_len` buckets.
+        // A random rank per user: segments are laid out in this (seeded) order, and users
+        // are numbered in it within their group, so a block (whose users all come from one
+        // group) is put in rank order by a counting sort over its group's id range.
         let mut user_rank: Vec<u32> = (0..data.n_users as u32).collect();
         rng.shuffle(&mut user_rank);
         let mut by_rank = vec![0u32; data.n_users];
         for (u, &r) in user_rank.iter().enumerate() {
             by_rank[r as usize] = u as u32;
         }
-        let mut group_len = vec![0u32; b];
-        let mut local = vec![0u32; data.n_users];
-        for &u in &by_rank {
-            let g = ug[u as usize] as usize;
-            local[u as usize] = group_len[g];
-            group_len[g] += 1;
-        }
+        let (user, first_user) = group_major(&ug, by_rank.into_iter(), b);
         // Items keep their id order within a group.
-        let mut item_local = vec![0u32; data.n_items];
-        let mut item_count = vec![0u32; b];
-        for (i, &g) in ig.iter().enumerate() {
-            item_local[i] = item_count[g as usize];
-            item_count[g as usize] += 1;
-        }
-        let relabel = Relabel {
-            user: group_major(&ug, &local, b),
-            item: group_major(&ig, &item_local, b),
-        };
+        let (item, _) = group_major(&ig, 0..data.n_items as u32, b);
+        let relabel = Relabel { user, item };
         let block_of = |j: usize| {
             ug[data.users[j] as usize] as usize * b + ig[data.items[j] as usize] as usize
         };
@@ -209,16 +191,12 @@ impl Grid {
             chunks.push((x, head));
             rest = tail;
         }
-        // Internal user id where each group begins: `e.u - first_user[g]` is the user's rank.
-        let mut first_user = vec![0u32; b + 1];
-        for g in 0..b {
-            first_user[g + 1] = first_user[g] + group_len[g];
-        }
         let arrange = |(x, block): &mut (usize, &mut [Entry])| -> Vec<u32> {
             Rng::stream(seed, 10_000 + *x as u64).shuffle(block);
-            // Stable counting sort by rank: each user's items keep the order drawn above.
-            let first = first_user[*x / b];
-            let mut start = vec![0u32; group_len[*x / b] as usize + 1];
+            // Stable counting sort by rank (`e.u - first`): each user's items keep the order
+            // drawn above.
+            let (first, end) = (first_user[*x / b], first_user[*x / b + 1]);
+            let mut start = vec![0u32; (end - first) as usize + 1];
             for e in block.iter() {
                 start[(e.u - first) as usize + 1] += 1;
             }
@@ -433,7 +411,7 @@ mod tests {
             orig.sort_unstable();
             assert_eq!(back, orig, "b={b}");
             let x: Vec<f32> = (0..70 * 3).map(|v| v as f32).collect();
-            let moved = Relabel::gather(&grid.relabel.user, &x, 3);
+            let moved = Relabel::gather(&grid.relabel.user, &x, 3, 3);
             for u in 0..70 {
                 let to = grid.relabel.user[u] as usize;
                 assert_eq!(moved[u * 3..u * 3 + 3], x[to * 3..to * 3 + 3]);

@@ -177,10 +177,10 @@ impl State {
     ) -> Factors {
         Factors {
             n_factors: self.k,
-            user_factors: Relabel::gather_prefix(&relabel.user, &self.p, self.kp, self.k),
-            item_factors: Relabel::gather_prefix(&relabel.item, &self.q, self.kp, self.k),
-            user_bias: Relabel::gather(&relabel.user, &self.bu, 1),
-            item_bias: Relabel::gather(&relabel.item, &self.bi, 1),
+            user_factors: Relabel::gather(&relabel.user, &self.p, self.kp, self.k),
+            item_factors: Relabel::gather(&relabel.item, &self.q, self.kp, self.k),
+            user_bias: Relabel::gather(&relabel.user, &self.bu, 1, 1),
+            item_bias: Relabel::gather(&relabel.item, &self.bi, 1, 1),
             global_mean: data.mean() as f32,
             biased: params.biased,
             history,

@@ -244,7 +244,7 @@ fn thin_svd(a: MatRef<'_, f64>, fpar: faer::Par) -> Result<ThinSvd, FunkError> {
 }
 
 /// `X ← X − Q (Qᵀ X)` for a block `Q` with orthonormal columns.
-fn project_out(q: MatRef<'_, f64>, mut x: MatMut<'_, f64>, fpar: faer::Par) {
+pub(super) fn project_out(q: MatRef<'_, f64>, mut x: MatMut<'_, f64>, fpar: faer::Par) {
     if q.ncols() == 0 || x.ncols() == 0 {
         return;
     }

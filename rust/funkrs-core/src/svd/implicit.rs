@@ -42,6 +42,7 @@ use faer::{Accum, Mat, MatMut, MatRef, Spec};
 use rayon::prelude::*;
 
 use super::faer_par;
+use super::gram::project_out;
 use crate::rng::Rng;
 use crate::{FunkError, Par};
 
@@ -237,13 +238,7 @@ fn gather(
 ) {
     assert_eq!(blk.len(), q.len() * l, "block has the wrong shape");
     assert_eq!(out.len(), p.len() * l, "output has the wrong shape");
-    // qᵀ B, the rank-one part shared by every output row.
-    let mut qb = vec![0.0; l];
-    for (qc, row) in q.iter().zip(blk.chunks_exact(l)) {
-        for (acc, x) in qb.iter_mut().zip(row) {
-            *acc += qc * x;
-        }
-    }
+    let qb = qt_block(q, blk, l);
     let one_row = |(r, dst): (usize, &mut [f64])| {
         let pr = p[r];
         for (d, x) in dst.iter_mut().zip(&qb) {
@@ -252,10 +247,7 @@ fn gather(
         let (idx, val) = s.row(r);
         for (&c, &v) in idx.iter().zip(val) {
             let c = c as usize;
-            let w = f64::from(v) - pr * q[c];
-            for (d, x) in dst.iter_mut().zip(&blk[c * l..(c + 1) * l]) {
-                *d += w * x;
-            }
+            axpy(dst, f64::from(v) - pr * q[c], &blk[c * l..(c + 1) * l]);
         }
     };
     if par.is_parallel() {
@@ -292,26 +284,16 @@ fn scatter(
         for r in bounds[t]..bounds[t + 1] {
             let src = &blk[r * l..(r + 1) * l];
             let pr = p[r];
-            for (d, x) in pb.iter_mut().zip(src) {
-                *d += pr * x;
-            }
+            axpy(&mut pb, pr, src);
             let (idx, val) = s.row(r);
             for (&c, &v) in idx.iter().zip(val) {
                 let c = c as usize;
-                let w = f64::from(v) - pr * q[c];
-                for (d, x) in acc[c * l..(c + 1) * l].iter_mut().zip(src) {
-                    *d += w * x;
-                }
+                axpy(&mut acc[c * l..(c + 1) * l], f64::from(v) - pr * q[c], src);
             }
         }
         (acc, pb)
     };
-    let parts: Vec<(Vec<f64>, Vec<f64>)> = if chunks > 1 {
-        par.install(|| (0..chunks).into_par_iter().map(one_chunk).collect())
-    } else {
-        vec![one_chunk(0)]
-    };
-    reduce_parts(&parts, q, l, out);
+    reduce_parts(&per_chunk(chunks, par, one_chunk), q, l, out);
 }
 
 /// Row ranges of `s` for `chunks` threads, balanced by number of cells.
@@ -339,10 +321,7 @@ fn fused_gram(
 ) {
     assert_eq!(blk.len(), q.len() * l, "block has the wrong shape");
     assert_eq!(out.len(), q.len() * l, "output has the wrong shape");
-    let mut qb = vec![0.0; l];
-    for (qc, row) in q.iter().zip(blk.chunks_exact(l)) {
-        axpy(&mut qb, *qc, row);
-    }
+    let qb = qt_block(q, blk, l);
     let chunks = par.n_threads().max(1);
     let bounds = balanced_bounds(s, p.len(), chunks);
     let one_chunk = |t: usize| {
@@ -373,12 +352,25 @@ fn fused_gram(
         }
         (acc, pw)
     };
-    let parts: Vec<(Vec<f64>, Vec<f64>)> = if chunks > 1 {
-        par.install(|| (0..chunks).into_par_iter().map(one_chunk).collect())
+    reduce_parts(&per_chunk(chunks, par, one_chunk), q, l, out);
+}
+
+/// `qᵀ B` for a row-major `len(q) × l` block `B`: the rank-one part shared by every row.
+fn qt_block(q: &[f64], blk: &[f64], l: usize) -> Vec<f64> {
+    let mut qb = vec![0.0; l];
+    for (qc, row) in q.iter().zip(blk.chunks_exact(l)) {
+        axpy(&mut qb, *qc, row);
+    }
+    qb
+}
+
+/// `f(0), …, f(chunks − 1)`, in parallel when there is more than one chunk, in chunk order.
+fn per_chunk<T: Send>(chunks: usize, par: Par<'_>, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    if chunks > 1 {
+        par.install(|| (0..chunks).into_par_iter().map(&f).collect())
     } else {
-        vec![one_chunk(0)]
-    };
-    reduce_parts(&parts, q, l, out);
+        vec![f(0)]
+    }
 }
 
 /// `out = Σ_t acc_t + q (Σ_t pb_t)ᵀ`, summed in the order of `parts`.
@@ -671,16 +663,6 @@ fn converged_pairs(
 /// Largest column norm of `a` (0 for no columns).
 fn max_col_norm(a: MatRef<'_, f64>) -> f64 {
     (0..a.ncols()).fold(0.0_f64, |acc, j| acc.max(a.col(j).norm_l2()))
-}
-
-/// `X ← X − Q (Qᵀ X)`.
-fn project_out(q: MatRef<'_, f64>, mut x: MatMut<'_, f64>, fpar: faer::Par) {
-    if q.ncols() == 0 || x.ncols() == 0 {
-        return;
-    }
-    let mut c = Mat::<f64>::zeros(q.ncols(), x.ncols());
-    matmul(c.as_mut(), Accum::Replace, q.transpose(), x.rb(), 1.0, fpar);
-    matmul(x.rb_mut(), Accum::Add, q, c.as_ref(), -1.0, fpar);
 }
 
 /// Orthonormal columns `Q` (at most `room` of them, `room ≥ 1`) spanning the block `r`, which
