@@ -1,6 +1,6 @@
 //! Rating updates per second of the SGD kernel, without Python in the loop.
 //!
-//! `cargo run --release -p funkrs-core --example sgd_throughput -- [n_ratings] [k] [threads] [epochs] [n_users] [n_items] [n_blocks]`
+//! `cargo run --release -p funkrs-core --example sgd_throughput -- [n_ratings] [k] [threads] [epochs] [n_users] [n_items] [n_blocks (0: auto)] [biased (0/1)]`
 //! draws ratings with power-law user activity and item popularity, by default at MovieLens-25M
 //! shape (162,541 users × 59,047 items; `80000 100 1 20 610 9066` is MovieLens-small's) and prints the time of each epoch. The end-to-end figures
 //! against the references live in `benchmarks/sgd.py`.
@@ -58,7 +58,8 @@ fn main() {
     let params = SgdParams {
         n_factors: k,
         n_epochs: epochs,
-        n_blocks: args.get(6).copied(),
+        n_blocks: args.get(6).copied().filter(|&b| b > 0),
+        biased: args.get(7).map_or(true, |&b| b != 0),
         ..SgdParams::default()
     };
     let pool = build_pool(threads).unwrap();
