@@ -138,6 +138,110 @@ fn interleave_users(block: &mut [Entry]) -> Vec<u32> {
     seg_starts
 }
 
+/// Ratings per chunk of [`scatter`].
+const SCATTER_CHUNK: usize = 1 << 16;
+
+/// A pointer that threads may share because each of them writes its own, disjoint slots.
+struct Slots(*mut Entry);
+// SAFETY: see `scatter`: the slots the threads write are disjoint.
+unsafe impl Sync for Slots {}
+unsafe impl Send for Slots {}
+
+impl Slots {
+    /// # Safety
+    /// Slot `at` is in the buffer and no other thread writes it.
+    unsafe fn put(&self, at: usize, e: Entry) {
+        // SAFETY: caller contract.
+        unsafe { *self.0.add(at) = e };
+    }
+}
+
+/// Groups the ratings by block (a stable counting sort) with internal ids: block `x` (user
+/// group `x / b`, item group `x % b`) is `entries[ptr[x]..ptr[x + 1]]`, its ratings in the
+/// order they come in `data`.
+///
+/// Both passes run over fixed chunks of the input, in parallel if asked: every chunk first
+/// counts its ratings per block, then writes them from its own offsets, which start where the
+/// earlier chunks' ratings of that block end. The output is the same whatever the threads.
+fn scatter(
+    data: &Interactions<'_>,
+    b: usize,
+    (ug, ig): (&[u32], &[u32]),
+    relabel: &Relabel,
+    parallel: bool,
+) -> (Vec<Entry>, Vec<usize>) {
+    let n = data.len();
+    let n_chunks = n.div_ceil(SCATTER_CHUNK);
+    let range = |c: usize| c * SCATTER_CHUNK..((c + 1) * SCATTER_CHUNK).min(n);
+    let block_of = |u: u32, i: u32| ug[u as usize] as usize * b + ig[i as usize] as usize;
+    // Per chunk `c`, `offsets[c * bb..(c + 1) * bb]`: first its count of ratings per block,
+    // then the slot where its first rating of each block goes.
+    let bb = b * b;
+    let mut offsets = vec![0usize; n_chunks * bb];
+    let count = |(c, counts): (usize, &mut [usize])| {
+        let r = range(c);
+        for (&u, &i) in data.users[r.clone()].iter().zip(&data.items[r]) {
+            counts[block_of(u, i)] += 1;
+        }
+    };
+    if parallel {
+        offsets.par_chunks_mut(bb).enumerate().for_each(count);
+    } else {
+        offsets.chunks_mut(bb).enumerate().for_each(count);
+    }
+    let mut ptr = vec![0usize; bb + 1];
+    let mut at = 0;
+    for x in 0..bb {
+        ptr[x] = at;
+        for c in 0..n_chunks {
+            let count = offsets[c * bb + x];
+            offsets[c * bb + x] = at;
+            at += count;
+        }
+    }
+    ptr[bb] = at;
+    debug_assert_eq!(at, n);
+    // Zeros first, so that the page faults of a large buffer are taken in order (and in
+    // parallel) rather than scattered through the writes below.
+    let zero = Entry { u: 0, i: 0, r: 0.0 };
+    let mut entries = Vec::new();
+    if parallel {
+        (0..n)
+            .into_par_iter()
+            .map(|_| zero)
+            .collect_into_vec(&mut entries);
+    } else {
+        entries = vec![zero; n];
+    }
+    let slots = Slots(entries.as_mut_ptr());
+    let write = |(c, next): (usize, &mut [usize])| {
+        let r = range(c);
+        let rows = data.users[r.clone()]
+            .iter()
+            .zip(&data.items[r.clone()])
+            .zip(&data.ratings[r]);
+        for ((&u, &i), &r) in rows {
+            let slot = &mut next[block_of(u, i)];
+            let e = Entry {
+                u: relabel.user[u as usize],
+                i: relabel.item[i as usize],
+                r,
+            };
+            // SAFETY: `*slot < n = entries.len()`: the chunks' offsets partition `0..n`, each
+            // chunk writes as many slots of block `x` as it counted, from its own offset, so
+            // no slot is written twice and concurrent chunks never touch the same slot.
+            unsafe { slots.put(*slot, e) };
+            *slot += 1;
+        }
+    };
+    if parallel {
+        offsets.par_chunks_mut(bb).enumerate().for_each(write);
+    } else {
+        offsets.chunks_mut(bb).enumerate().for_each(write);
+    }
+    (entries, ptr)
+}
+
 impl Grid {
     /// Groups the ratings into blocks and shuffles each block (all from `seed`).
     pub fn new(
@@ -163,27 +267,7 @@ impl Grid {
         // Items keep their id order within a group.
         let (item, _) = group_major(&ig, 0..data.n_items as u32, b);
         let relabel = Relabel { user, item };
-        let block_of = |j: usize| {
-            ug[data.users[j] as usize] as usize * b + ig[data.items[j] as usize] as usize
-        };
-        let mut ptr = vec![0usize; b * b + 1];
-        for j in 0..data.len() {
-            ptr[block_of(j) + 1] += 1;
-        }
-        for x in 0..b * b {
-            ptr[x + 1] += ptr[x];
-        }
-        let mut next = ptr[..b * b].to_vec();
-        let mut entries = vec![Entry { u: 0, i: 0, r: 0.0 }; data.len()];
-        for j in 0..data.len() {
-            let slot = &mut next[block_of(j)];
-            entries[*slot] = Entry {
-                u: relabel.user[data.users[j] as usize],
-                i: relabel.item[data.items[j] as usize],
-                r: data.ratings[j],
-            };
-            *slot += 1;
-        }
+        let (mut entries, ptr) = scatter(data, b, (&ug, &ig), &relabel, parallel);
         let mut chunks: Vec<(usize, &mut [Entry])> = Vec::with_capacity(b * b);
         let mut rest = entries.as_mut_slice();
         for x in 0..b * b {
@@ -362,9 +446,49 @@ impl Shared {
 
 #[cfg(test)]
 mod tests {
-    use super::{Grid, Relabel};
+    use super::{group_major, groups, scatter, Grid, Relabel, SCATTER_CHUNK};
     use crate::data::Interactions;
+    use crate::rng::Rng;
     use crate::sgd::tests::low_rank;
+
+    /// The parallel scatter over several chunks gives the sequential one, and both are the
+    /// stable counting sort written out rating by rating.
+    #[test]
+    fn scatter_is_a_stable_sort_by_block_whatever_the_threads() {
+        let (n_users, n_items, b) = (300usize, 200usize, 5usize);
+        let n = 3 * SCATTER_CHUNK + 123;
+        let mut rng = Rng::new(5);
+        let us: Vec<u32> = (0..n).map(|_| rng.below(n_users as u64) as u32).collect();
+        let is: Vec<u32> = (0..n).map(|_| rng.below(n_items as u64) as u32).collect();
+        let rs: Vec<f32> = (0..n).map(|j| j as f32).collect();
+        let data = Interactions::new(&us, &is, &rs, n_users, n_items).unwrap();
+        let (ug, ig) = (groups(n_users, b, &mut rng), groups(n_items, b, &mut rng));
+        let relabel = Relabel {
+            user: group_major(&ug, (0..n_users as u32).rev(), b).0,
+            item: group_major(&ig, 0..n_items as u32, b).0,
+        };
+        let mut expected: Vec<Vec<(u32, u32, f32)>> = vec![Vec::new(); b * b];
+        for j in 0..n {
+            let (u, i) = (us[j] as usize, is[j] as usize);
+            expected[ug[u] as usize * b + ig[i] as usize].push((
+                relabel.user[u],
+                relabel.item[i],
+                rs[j],
+            ));
+        }
+        let pool = crate::par::build_pool(2).unwrap();
+        for parallel in [false, true] {
+            let (entries, ptr) = pool.install(|| scatter(&data, b, (&ug, &ig), &relabel, parallel));
+            for (x, want) in expected.iter().enumerate() {
+                let got: Vec<(u32, u32, f32)> = entries[ptr[x]..ptr[x + 1]]
+                    .iter()
+                    .map(|e| (e.u, e.i, e.r))
+                    .collect();
+                assert!(&got == want, "block {x}, parallel {parallel}");
+            }
+            assert_eq!(ptr[b * b], n);
+        }
+    }
 
     /// Inverse of a relabelling map.
     fn invert(map: &[u32]) -> Vec<u32> {
