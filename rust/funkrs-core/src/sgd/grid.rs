@@ -104,37 +104,37 @@ fn groups(n: usize, b: usize, rng: &mut Rng) -> Vec<u32> {
 /// Users whose ratings are interleaved within a segment.
 const INTERLEAVE: usize = 4;
 
-/// Reorders a user-sorted block so that each segment of [`INTERLEAVE`] consecutive users
-/// alternates between them (u0, u1, u2, u3, u0, ...); returns the segment starts.
+/// Writes the user-sorted ratings `sorted` into `out` so that each segment of [`INTERLEAVE`]
+/// consecutive users alternates between them (u0, u1, u2, u3, u0, ...); returns the segment
+/// starts.
 ///
 /// Consecutive updates of one user form a dependency chain through its row; alternating
 /// users lets the CPU overlap the chains while the rows stay in L1.
-fn interleave_users(block: &mut [Entry]) -> Vec<u32> {
+fn interleave_users(sorted: &[Entry], out: &mut [Entry]) -> Vec<u32> {
+    debug_assert_eq!(sorted.len(), out.len());
     let mut user_starts = Vec::new();
-    for (j, e) in block.iter().enumerate() {
-        if j == 0 || block[j - 1].u != e.u {
+    for (j, e) in sorted.iter().enumerate() {
+        if j == 0 || sorted[j - 1].u != e.u {
             user_starts.push(j);
         }
     }
-    user_starts.push(block.len());
-    let mut seg_starts = Vec::with_capacity(user_starts.len() / INTERLEAVE + 1);
-    let mut out = Vec::with_capacity(block.len());
-    for group in user_starts
-        .windows(2)
-        .collect::<Vec<_>>()
-        .chunks(INTERLEAVE)
-    {
-        seg_starts.push(out.len() as u32);
-        let longest = group.iter().map(|w| w[1] - w[0]).max().unwrap_or(0);
+    user_starts.push(sorted.len());
+    let runs: Vec<(usize, usize)> = user_starts.windows(2).map(|w| (w[0], w[1])).collect();
+    let mut seg_starts = Vec::with_capacity(runs.len() / INTERLEAVE + 1);
+    let mut at = 0;
+    for group in runs.chunks(INTERLEAVE) {
+        seg_starts.push(at as u32);
+        let longest = group.iter().map(|&(lo, hi)| hi - lo).max().unwrap_or(0);
         for t in 0..longest {
-            for w in group {
-                if w[0] + t < w[1] {
-                    out.push(block[w[0] + t]);
+            for &(lo, hi) in group {
+                if lo + t < hi {
+                    out[at] = sorted[lo + t];
+                    at += 1;
                 }
             }
         }
     }
-    block.copy_from_slice(&out);
+    debug_assert_eq!(at, out.len());
     seg_starts
 }
 
@@ -293,8 +293,7 @@ impl Grid {
                 sorted[*slot as usize] = *e;
                 *slot += 1;
             }
-            block.copy_from_slice(&sorted);
-            interleave_users(block)
+            interleave_users(&sorted, block)
         };
         let per_block: Vec<Vec<u32>> = if parallel {
             chunks.par_iter_mut().map(arrange).collect()
