@@ -100,7 +100,11 @@ def imputed_svd(
     npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], int, float, bool
 ]: ...
 def csr_from_coo(
-    rows: npt.NDArray[np.uint32], cols: npt.NDArray[np.uint32], n_rows: int
+    rows: npt.NDArray[np.uint32],
+    cols: npt.NDArray[np.uint32],
+    n_rows: int,
+    *,
+    n_threads: int | None = 1,
 ) -> tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint32]]: ...
 def fold_in(
     item_factors: npt.NDArray[np.float32],

@@ -243,6 +243,7 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
             np.ascontiguousarray(ratings.users, dtype=np.uint32),
             np.ascontiguousarray(ratings.items, dtype=np.uint32),
             ratings.n_users,
+            n_threads=self._threads(),
         )
         self._seen_indptr = indptr
         self._seen_indices = indices

@@ -1,5 +1,8 @@
 //! Rating data: a borrowed COO view ([`Interactions`]) and a compressed-row index ([`Csr`]).
 
+use rayon::prelude::*;
+
+use crate::par::Par;
 use crate::FunkError;
 
 /// A borrowed set of observed ratings in coordinate form: `ratings[j]` is the rating that user
@@ -100,6 +103,15 @@ impl Csr {
     ///
     /// Ids must already be in range (see [`Interactions::new`]).
     pub fn from_coo(rows: &[u32], cols: &[u32], n_rows: usize) -> Self {
+        Self::from_coo_in(rows, cols, n_rows, Par::Seq)
+    }
+
+    /// [`Csr::from_coo`], sorting the rows on `par`'s threads (the result does not depend
+    /// on them).
+    ///
+    /// # Panics
+    /// If `rows` and `cols` differ in length or a row is not below `n_rows`.
+    pub fn from_coo_in(rows: &[u32], cols: &[u32], n_rows: usize, par: Par<'_>) -> Self {
         assert_eq!(rows.len(), cols.len(), "rows and cols differ in length");
         let mut indptr = vec![0u64; n_rows + 1];
         for &r in rows {
@@ -115,9 +127,7 @@ impl Csr {
             indices[*slot as usize] = c;
             *slot += 1;
         }
-        for r in 0..n_rows {
-            indices[indptr[r] as usize..indptr[r + 1] as usize].sort_unstable();
-        }
+        sort_rows(&indptr, &mut indices, par);
         Csr { indptr, indices }
     }
 
@@ -133,6 +143,44 @@ impl Csr {
         }
         &self.indices[self.indptr[r] as usize..self.indptr[r + 1] as usize]
     }
+}
+
+/// Entries per part of [`sort_rows`] when it runs in parallel.
+const SORT_PART: u64 = 1 << 16;
+
+/// Sorts the columns of every row; in parallel, over runs of whole rows of about
+/// [`SORT_PART`] entries each.
+fn sort_rows(indptr: &[u64], indices: &mut [u32], par: Par<'_>) {
+    let sort = |ptr: &[u64], part: &mut [u32]| {
+        let base = ptr[0];
+        for w in ptr.windows(2) {
+            part[(w[0] - base) as usize..(w[1] - base) as usize].sort_unstable();
+        }
+    };
+    if !par.is_parallel() {
+        sort(indptr, indices);
+        return;
+    }
+    let n_rows = indptr.len() - 1;
+    let mut parts: Vec<(&[u64], &mut [u32])> = Vec::new();
+    let mut rest = indices;
+    let mut r0 = 0;
+    while r0 < n_rows {
+        let mut r1 = r0 + 1;
+        while r1 < n_rows && indptr[r1] - indptr[r0] < SORT_PART {
+            r1 += 1;
+        }
+        let len = (indptr[r1] - indptr[r0]) as usize;
+        let (head, tail) = std::mem::take(&mut rest).split_at_mut(len);
+        parts.push((&indptr[r0..=r1], head));
+        rest = tail;
+        r0 = r1;
+    }
+    par.install(|| {
+        parts
+            .into_par_iter()
+            .for_each(|(ptr, part)| sort(ptr, part));
+    });
 }
 
 #[cfg(test)]
@@ -157,6 +205,21 @@ mod tests {
         );
         let err = Interactions::new(&[0, 1], &[0, 0], &[1.0, f32::NAN], 2, 1).unwrap_err();
         assert!(matches!(err, FunkError::NonFinite { position: 1, .. }));
+    }
+
+    #[test]
+    fn csr_rows_sorted_in_parallel_match_the_sequential_sort() {
+        let mut rng = crate::rng::Rng::new(3);
+        let n = 5 * SORT_PART as usize + 77;
+        let (n_rows, n_cols) = (1000usize, 5000u64);
+        let rows: Vec<u32> = (0..n).map(|_| rng.below(n_rows as u64) as u32).collect();
+        let cols: Vec<u32> = (0..n).map(|_| rng.below(n_cols) as u32).collect();
+        let pool = crate::par::build_pool(2).unwrap();
+        let seq = Csr::from_coo(&rows, &cols, n_rows);
+        let par = Csr::from_coo_in(&rows, &cols, n_rows, Par::Pool(&pool));
+        assert_eq!(seq, par);
+        assert!((0..n_rows).all(|r| seq.row(r).windows(2).all(|w| w[0] <= w[1])));
+        assert_eq!(seq.indices.len(), n);
     }
 
     proptest! {

@@ -143,21 +143,27 @@ fn validate_csr(csr: &Csr) -> PyResult<()> {
     }
 }
 
-/// Builds a CSR index `(indptr, indices)` of `(rows, cols)` pairs with sorted rows.
+/// Builds a CSR index `(indptr, indices)` of `(rows, cols)` pairs with sorted rows (the rows
+/// are sorted on `n_threads` threads; the result does not depend on them).
 #[pyfunction]
+#[pyo3(
+    signature = (rows, cols, n_rows, *, n_threads=Some(1)),
+    text_signature = "(rows, cols, n_rows, *, n_threads=1)"
+)]
 pub fn csr_from_coo<'py>(
     py: Python<'py>,
     rows: PyReadonlyArray1<'py, u32>,
     cols: PyReadonlyArray1<'py, u32>,
     n_rows: usize,
+    n_threads: Option<i64>,
 ) -> PyResult<CsrArrays<'py>> {
     let (r, c) = (rows.as_slice()?, cols.as_slice()?);
-    let csr = enter(py, Some(1), |_| {
+    let csr = enter(py, n_threads, |par| {
         if r.len() != c.len() {
             return Err(FunkError::Shape("rows and cols differ in length".into()));
         }
         funkrs_core::data::check_ids("row", r, n_rows)?;
-        Ok(Csr::from_coo(r, c, n_rows))
+        Ok(Csr::from_coo_in(r, c, n_rows, par))
     })?;
     Ok((csr.indptr.into_pyarray(py), csr.indices.into_pyarray(py)))
 }
