@@ -101,6 +101,12 @@ fn groups(n: usize, b: usize, rng: &mut Rng) -> Vec<u32> {
     group
 }
 
+/// Index `ub · b + ib` of the `ub`-th block of stratum `s`, the block `(ub, (ub + s) mod b)`:
+/// the blocks of one stratum share no user group and no item group.
+fn stratum_block(b: usize, s: usize, ub: usize) -> usize {
+    ub * b + (ub + s) % b
+}
+
 /// Users whose ratings are interleaved within a segment.
 const INTERLEAVE: usize = 4;
 
@@ -310,7 +316,7 @@ impl Grid {
         for s in 0..b {
             let mut order: Vec<u32> = (0..b as u32).collect();
             let size = |ub: u32| {
-                let x = ub as usize * b + (ub as usize + s) % b;
+                let x = stratum_block(b, s, ub as usize);
                 ptr[x + 1] - ptr[x]
             };
             order.sort_by_key(|&ub| std::cmp::Reverse(size(ub)));
@@ -334,10 +340,10 @@ impl Grid {
         &self.entries
     }
 
-    /// Position in [`Grid::entries`] of block `(ub, (ub + s) mod b)`, the `ub`-th block of
-    /// stratum `s`.
+    /// Position in [`Grid::entries`] of the `ub`-th block of stratum `s` (see
+    /// [`stratum_block`]).
     pub fn block_range(&self, s: usize, ub: usize) -> std::ops::Range<usize> {
-        let x = ub * self.b + (ub + s) % self.b;
+        let x = stratum_block(self.b, s, ub);
         self.ptr[x]..self.ptr[x + 1]
     }
 
@@ -365,7 +371,7 @@ impl Grid {
         assert_eq!(p.len(), shared.n_users * step.kp);
         assert_eq!(q.len(), shared.n_items * step.kp);
         let run = |ub: usize| {
-            let x = ub * self.b + (ub + s) % self.b;
+            let x = stratum_block(self.b, s, ub);
             let block = &self.entries[self.ptr[x]..self.ptr[x + 1]];
             let starts = &self.segs[self.seg_ptr[x]..self.seg_ptr[x + 1]];
             let order: Option<Vec<u32>> = self.reshuffle.then(|| {

@@ -263,11 +263,12 @@ type Rows<'a> = (&'a mut [f32], &'a mut [f32], &'a mut f32, &'a mut f32, f32);
 
 /// Two [`update`]s of pairs that share no user and no item, computed side by side.
 ///
-/// One update is a long dependency chain (dot product, reduction, error, row update) of some
-/// 200 instructions at k = 100, about what the CPU's reorder window holds, so consecutive
-/// updates barely overlap on their own. Written lane by lane for both pairs, the two chains
-/// run in parallel. Each pair sees exactly the operations of [`update`], and the pairs touch
-/// disjoint parameters, so the result is bit-identical to the two updates in turn.
+/// One update is a dependency chain (dot product, reduction, error, row update); written lane
+/// by lane for both pairs, the two chains are interleaved in the instruction stream. It came
+/// with a set of changes that together sped the epochs up (benchmarks/README.md, third
+/// session); its own share was not measured apart, and a later probe found the epochs not
+/// bound by that chain alone. Each pair sees exactly the operations of [`update`], and the
+/// pairs touch disjoint parameters, so the result is bit-identical to the two updates in turn.
 ///
 /// # Safety
 /// The CPU supports AVX2; all rows have length `s.kp` (a multiple of 8) and no two of the
