@@ -11,7 +11,7 @@ use pyo3::types::PyDict;
 use crate::enter::enter;
 use crate::errors::PyFunkErr;
 
-/// Checks for Ctrl-C between strata and reports epochs to an optional Python callback.
+/// Checks for Ctrl-C between runs of strata and reports epochs to an optional Python callback.
 struct PyMonitor {
     callback: Option<Py<PyAny>>,
     error: Option<PyErr>,

@@ -36,7 +36,8 @@ struct Views {
     kp: usize,
 }
 
-// SAFETY: used only within one stratum, whose blocks touch disjoint rows and cache ranges.
+// SAFETY: used only by `Grid::for_strata`, which never runs two blocks that share rows or
+// cache ranges at once.
 unsafe impl Sync for Views {}
 unsafe impl Send for Views {}
 
@@ -78,18 +79,20 @@ pub(crate) fn train(
             let start = Instant::now();
             let lr = run.params.lr_at(t);
             let mut sq = 0.0;
-            for s in run.strata(grid, epoch) {
-                let sq_s = stratum(
+            let order = run.strata(grid, epoch);
+            for strata in grid.runs(&order) {
+                let sums = train_strata(
                     grid,
-                    s,
+                    strata,
                     phase,
                     &mut cache,
                     state,
-                    lr,
-                    run.params.reg,
+                    (lr, run.params.reg),
                     run.par,
                 );
-                sq += check_loss(epoch, sq_s, lr)?;
+                for sq_s in sums {
+                    sq += check_loss(epoch, sq_s, lr)?;
+                }
                 monitor.check()?;
             }
             let feature = match phase {
@@ -125,17 +128,16 @@ fn absorb(entries: &[Entry], phase: Phase, cache: &mut [f32], state: &State, par
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn stratum(
+/// Trains `phase` over the blocks of `strata`; returns each stratum's squared errors.
+fn train_strata(
     grid: &Grid,
-    s: usize,
+    strata: &[usize],
     phase: Phase,
     cache: &mut [f32],
     state: &mut State,
-    lr: f32,
-    reg: f32,
+    (lr, reg): (f32, f32),
     par: Par<'_>,
-) -> f64 {
+) -> Vec<f64> {
     let views = Views {
         p: state.p.as_mut_ptr(),
         q: state.q.as_mut_ptr(),
@@ -146,13 +148,13 @@ fn stratum(
     };
     assert_eq!(cache.len(), grid.entries().len());
     let entries = grid.entries();
-    let run = |ub: usize| -> f64 {
+    let run = |s: usize, ub: usize| -> f64 {
         let range = grid.block_range(s, ub);
-        // SAFETY: the blocks of a stratum have disjoint users, items and cache ranges; ids
+        // SAFETY: blocks that run at once have disjoint users, items and cache ranges; ids
         // were range-checked when the data was validated, and `cache` covers every entry.
         unsafe { block(&entries[range.clone()], range.start, phase, views, lr, reg) }
     };
-    grid.for_blocks(s, par, run)
+    grid.for_strata(strata, par, run)
 }
 
 /// # Safety

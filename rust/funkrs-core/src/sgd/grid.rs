@@ -347,16 +347,40 @@ impl Grid {
         self.ptr[x]..self.ptr[x + 1]
     }
 
-    /// Runs the `b` blocks `(ub, (ub + s) mod b)` and returns their summed squared errors,
-    /// added in block order so the sum does not depend on scheduling.
-    pub fn run_stratum(
+    /// Number of ratings in stratum `s`.
+    pub fn stratum_len(&self, s: usize) -> usize {
+        (0..self.b).map(|ub| self.block_range(s, ub).len()).sum()
+    }
+
+    /// Splits an epoch's strata into runs of consecutive strata of at least
+    /// [`CHECK_RATINGS`] ratings (the last run may be shorter): the caller checks for
+    /// interruption between runs.
+    pub fn runs<'s>(&self, strata: &'s [usize]) -> Vec<&'s [usize]> {
+        let mut runs = Vec::new();
+        let (mut from, mut len) = (0, 0);
+        for (j, &s) in strata.iter().enumerate() {
+            len += self.stratum_len(s);
+            if len >= CHECK_RATINGS {
+                runs.push(&strata[from..=j]);
+                (from, len) = (j + 1, 0);
+            }
+        }
+        if from < strata.len() {
+            runs.push(&strata[from..]);
+        }
+        runs
+    }
+
+    /// Runs the blocks of `strata`, in that order, and returns each stratum's summed squared
+    /// errors (added in block order, so the sums do not depend on scheduling).
+    pub fn run_strata(
         &self,
         epoch: usize,
-        s: usize,
+        strata: &[usize],
         state: &mut State,
         step: &Step,
         par: Par<'_>,
-    ) -> f64 {
+    ) -> Vec<f64> {
         let (p, q, bu, bi) = (&mut state.p, &mut state.q, &mut state.bu, &mut state.bi);
         let shared = Shared {
             x: Params {
@@ -370,7 +394,7 @@ impl Grid {
         };
         assert_eq!(p.len(), shared.n_users * step.kp);
         assert_eq!(q.len(), shared.n_items * step.kp);
-        let run = |ub: usize| {
+        let run = |s: usize, ub: usize| {
             let x = stratum_block(self.b, s, ub);
             let block = &self.entries[self.ptr[x]..self.ptr[x + 1]];
             let starts = &self.segs[self.seg_ptr[x]..self.seg_ptr[x + 1]];
@@ -380,53 +404,100 @@ impl Grid {
                     .shuffle(&mut order);
                 order
             });
-            // SAFETY: blocks of one stratum touch disjoint user groups and disjoint item
-            // groups, so no two concurrent calls alias a row; ids were range-checked by
-            // `Interactions::new` and the lengths are asserted above.
+            // SAFETY: `for_strata` never runs two blocks that share a user group or an item
+            // group at once; ids were range-checked by `Interactions::new` and the lengths
+            // are asserted above.
             unsafe { shared.run_block(block, starts, order.as_deref(), step) }
         };
-        self.for_blocks(s, par, run)
+        self.for_strata(strata, par, run)
     }
 
-    /// Calls `run(ub)` for the `b` blocks of stratum `s` and adds up the results in block
-    /// order (so the sum does not depend on scheduling).
+    /// Calls `run(s, ub)` for the `b` blocks `(ub, (ub + s) mod b)` of every stratum `s` of
+    /// `strata`, and returns per stratum the sum of the results in block order.
     ///
-    /// In parallel, the threads take blocks from a shared queue, largest first (longest
-    /// processing time first), so that the stratum's last block to finish is a small one and
-    /// the threads wait little for each other at the end of the stratum.
-    pub fn for_blocks(&self, s: usize, par: Par<'_>, run: impl Fn(usize) -> f64 + Sync) -> f64 {
-        if !(par.is_parallel() && self.b > 1) {
-            return (0..self.b).map(run).sum();
+    /// Every user group and every item group sees its blocks in the order of `strata`, and no
+    /// two blocks that share a group run at once; so the parameters go through the same
+    /// updates in the same order as when the strata run one after the other.
+    ///
+    /// In parallel there is no barrier between strata: the block of user group `ub` in the
+    /// `j`-th stratum waits only until the `j` blocks before it of its user group and of its
+    /// item group are done. The threads take blocks stratum by stratum, each stratum's
+    /// largest first (so that the last ones to finish are small). A thread only ever waits
+    /// for blocks taken before its own, so some thread always makes progress.
+    pub fn for_strata(
+        &self,
+        strata: &[usize],
+        par: Par<'_>,
+        run: impl Fn(usize, usize) -> f64 + Sync,
+    ) -> Vec<f64> {
+        let b = self.b;
+        if !(par.is_parallel() && b > 1) {
+            return strata
+                .iter()
+                .map(|&s| (0..b).map(|ub| run(s, ub)).sum())
+                .collect();
         }
-        let order = &self.lpt[s * self.b..(s + 1) * self.b];
+        let n = strata.len() * b;
         let next = AtomicUsize::new(0);
-        let done: Vec<Vec<(u32, f64)>> = par.install(|| {
+        let counters = || (0..b).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>();
+        // Blocks done so far per user group and per item group.
+        let (user_done, item_done) = (counters(), counters());
+        let done: Vec<Vec<(usize, f64)>> = par.install(|| {
             rayon::broadcast(|_| {
                 let mut mine = Vec::new();
                 loop {
-                    let j = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&ub) = order.get(j) else { break };
-                    mine.push((ub, run(ub as usize)));
+                    let t = next.fetch_add(1, Ordering::Relaxed);
+                    if t >= n {
+                        break;
+                    }
+                    let (j, s) = (t / b, strata[t / b]);
+                    let ub = self.lpt[s * b + t % b] as usize;
+                    let ib = (ub + s) % b;
+                    wait_until(|| {
+                        user_done[ub].load(Ordering::Acquire) == j
+                            && item_done[ib].load(Ordering::Acquire) == j
+                    });
+                    mine.push((j * b + ub, run(s, ub)));
+                    user_done[ub].store(j + 1, Ordering::Release);
+                    item_done[ib].store(j + 1, Ordering::Release);
                 }
                 mine
             })
         });
-        let mut sums = vec![0.0f64; self.b];
-        for (ub, sq) in done.into_iter().flatten() {
-            sums[ub as usize] = sq;
+        let mut sums = vec![0.0f64; n];
+        for (x, sq) in done.into_iter().flatten() {
+            sums[x] = sq;
         }
-        sums.iter().sum()
+        sums.chunks(b).map(|c| c.iter().sum()).collect()
     }
 }
 
-/// Raw views of the parameters, shared by the blocks of one stratum.
+/// Ratings between two interruption checks (see [`Grid::runs`]): a few hundredths of a
+/// second of work on large data, and a small epoch in a single run.
+pub(crate) const CHECK_RATINGS: usize = 1 << 22;
+
+/// Spins, then yields, until `ready()`; the wait is at most one block long.
+fn wait_until(ready: impl Fn() -> bool) {
+    let mut spins = 0u32;
+    while !ready() {
+        if spins < 1 << 12 {
+            std::hint::spin_loop();
+            spins += 1;
+        } else {
+            std::thread::yield_now();
+        }
+    }
+}
+
+/// Raw views of the parameters, shared by the blocks of [`Grid::run_strata`].
 struct Shared {
     x: Params,
     n_users: usize,
     n_items: usize,
 }
 
-// SAFETY: `Shared` is only used by `run_stratum`, whose concurrent blocks write disjoint rows.
+// SAFETY: `Shared` is only used by `run_strata`, whose concurrent blocks (see
+// `Grid::for_strata`) write disjoint rows.
 unsafe impl Sync for Shared {}
 unsafe impl Send for Shared {}
 

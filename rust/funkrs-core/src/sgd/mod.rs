@@ -166,7 +166,8 @@ pub struct EpochStats {
 
 /// Hooks the driver calls from the thread that called [`fit`].
 pub trait Monitor {
-    /// Called between strata (a few dozen times per epoch); an error stops training.
+    /// Called between runs of strata (about every 4M ratings, and at least once per epoch); an
+    /// error stops training.
     fn check(&mut self) -> Result<(), FunkError> {
         Ok(())
     }
@@ -325,9 +326,11 @@ impl Run<'_, '_> {
                 kp: state.kp,
             };
             let mut sq = 0.0f64;
-            for s in self.strata(grid, epoch) {
-                let sq_s = grid.run_stratum(epoch, s, state, &step, self.par);
-                sq += check_loss(epoch, sq_s, lr)?;
+            let strata = self.strata(grid, epoch);
+            for run in grid.runs(&strata) {
+                for sq_s in grid.run_strata(epoch, run, state, &step, self.par) {
+                    sq += check_loss(epoch, sq_s, lr)?;
+                }
                 monitor.check()?;
             }
             if self.end_epoch(epoch, None, sq, lr, start, state, monitor)? {
