@@ -1,6 +1,6 @@
 //! The `B × B` block grid over (user, item) pairs and the stratum walk over it.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
@@ -442,6 +442,9 @@ impl Grid {
         let counters = || (0..b).map(|_| AtomicUsize::new(0)).collect::<Vec<_>>();
         // Blocks done so far per user group and per item group.
         let (user_done, item_done) = (counters(), counters());
+        // Set if a block panics: the blocks waiting for it give up, and rayon passes the
+        // panic on once every thread has returned.
+        let failed = AtomicBool::new(false);
         let done: Vec<Vec<(usize, f64)>> = par.install(|| {
             rayon::broadcast(|_| {
                 let mut mine = Vec::new();
@@ -453,11 +456,16 @@ impl Grid {
                     let (j, s) = (t / b, strata[t / b]);
                     let ub = self.lpt[s * b + t % b] as usize;
                     let ib = (ub + s) % b;
-                    wait_until(|| {
+                    let ready = wait_until(&failed, || {
                         user_done[ub].load(Ordering::Acquire) == j
                             && item_done[ib].load(Ordering::Acquire) == j
                     });
+                    if !ready {
+                        break;
+                    }
+                    let guard = FailOnUnwind(&failed);
                     mine.push((j * b + ub, run(s, ub)));
+                    std::mem::forget(guard);
                     user_done[ub].store(j + 1, Ordering::Release);
                     item_done[ib].store(j + 1, Ordering::Release);
                 }
@@ -476,16 +484,31 @@ impl Grid {
 /// second of work on large data, and a small epoch in a single run.
 pub(crate) const CHECK_RATINGS: usize = 1 << 22;
 
-/// Spins, then yields, until `ready()`; the wait is at most one block long.
-fn wait_until(ready: impl Fn() -> bool) {
+/// Spins, then yields, until `ready()` (true) or `failed` is set (false); the wait is at
+/// most one block long.
+fn wait_until(failed: &AtomicBool, ready: impl Fn() -> bool) -> bool {
     let mut spins = 0u32;
     while !ready() {
+        if failed.load(Ordering::Relaxed) {
+            return false;
+        }
         if spins < 1 << 12 {
             std::hint::spin_loop();
             spins += 1;
         } else {
             std::thread::yield_now();
         }
+    }
+    true
+}
+
+/// Sets its flag when dropped, i.e. when the block it guards unwinds (it is forgotten
+/// otherwise).
+struct FailOnUnwind<'a>(&'a AtomicBool);
+
+impl Drop for FailOnUnwind<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
     }
 }
 
@@ -564,6 +587,77 @@ mod tests {
             }
             assert_eq!(ptr[b * b], n);
         }
+    }
+
+    /// On several threads, every user group and every item group still sees its blocks in
+    /// stratum order, never two at once, and the per-stratum sums equal the sequential ones.
+    #[test]
+    fn barrier_free_strata_keep_each_groups_order_and_never_overlap() {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Mutex;
+        let (us, is, rs) = low_rank(90, 80, 2, 0.3, 6);
+        let data = Interactions::new(&us, &is, &rs, 90, 80).unwrap();
+        let b = 7;
+        let grid = Grid::new(&data, b, 3, false, false);
+        let strata: Vec<usize> = vec![4, 0, 6, 2, 5, 1, 3, 4, 2];
+        let pool = crate::par::build_pool(4).unwrap();
+        let flags = || (0..b).map(|_| AtomicBool::new(false)).collect::<Vec<_>>();
+        for round in 0..20 {
+            let (user_busy, item_busy) = (flags(), flags());
+            let by_user = Mutex::new(vec![Vec::new(); b]);
+            let by_item = Mutex::new(vec![Vec::new(); b]);
+            let run = |s: usize, ub: usize| -> f64 {
+                let ib = (ub + s) % b;
+                assert!(
+                    !user_busy[ub].swap(true, Ordering::SeqCst),
+                    "user group {ub} twice"
+                );
+                assert!(
+                    !item_busy[ib].swap(true, Ordering::SeqCst),
+                    "item group {ib} twice"
+                );
+                by_user.lock().unwrap()[ub].push(s);
+                by_item.lock().unwrap()[ib].push(s);
+                // Uneven work, so that threads overtake each other.
+                std::thread::sleep(std::time::Duration::from_micros(
+                    ((ub * 7 + s + round) % 5) as u64 * 40,
+                ));
+                user_busy[ub].store(false, Ordering::SeqCst);
+                item_busy[ib].store(false, Ordering::SeqCst);
+                (s * 100 + ub) as f64 + grid.block_range(s, ub).len() as f64 * 0.5
+            };
+            let par = grid.for_strata(&strata, crate::par::Par::Pool(&pool), run);
+            let (by_user, by_item) = (
+                by_user.lock().unwrap().clone(),
+                by_item.lock().unwrap().clone(),
+            );
+            for g in 0..b {
+                assert_eq!(by_user[g], strata, "user group {g}");
+                assert_eq!(by_item[g], strata, "item group {g}");
+            }
+            let seq = grid.for_strata(&strata, crate::par::Par::Seq, run);
+            assert_eq!(par, seq);
+        }
+        // Runs of strata cover the epoch in order.
+        let runs = grid.runs(&strata);
+        assert_eq!(runs.concat(), strata);
+    }
+
+    /// A block that panics does not leave the other threads waiting: the panic comes out.
+    #[test]
+    fn a_panicking_block_ends_the_walk_with_its_panic() {
+        let (us, is, rs) = low_rank(40, 30, 2, 0.3, 6);
+        let data = Interactions::new(&us, &is, &rs, 40, 30).unwrap();
+        let grid = Grid::new(&data, 4, 3, false, false);
+        let pool = crate::par::build_pool(3).unwrap();
+        let strata = [0, 1, 2, 3, 0, 1];
+        let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            grid.for_strata(&strata, crate::par::Par::Pool(&pool), |s, ub| {
+                assert!(!(s == 1 && ub == 2), "block (1, 2) fails");
+                0.0
+            })
+        }));
+        assert!(out.is_err());
     }
 
     /// Inverse of a relabelling map.
