@@ -42,8 +42,9 @@ class FunkSGD:
     min_delta : float
         Smallest decrease of the validation RMSE that counts as an improvement.
     n_blocks : int, optional
-        Grid size; by default it grows with the data (about 20,000 ratings per block, at
-        most 32 × 32 blocks). Small data gets a single block, which is plain sequential SGD.
+        Grid size; by default it grows with the data (about 1,000 ratings per block, at
+        most 32 × 32 blocks), never with ``n_threads``. Under 4,000 ratings there is a
+        single block, which is plain sequential SGD.
     reshuffle : bool
         Inside each block the ratings are grouped by user, in a seeded random order of users
         drawn once; epochs differ by their seeded order of strata. ``reshuffle=True`` draws a
