@@ -40,6 +40,30 @@ impl Par<'_> {
     }
 }
 
+/// A buffer that several threads write at once, each at its own positions.
+pub(crate) struct Disjoint<T>(*mut T);
+
+// SAFETY: the callers of `slice` promise that no two threads touch the same positions.
+unsafe impl<T: Send> Sync for Disjoint<T> {}
+unsafe impl<T: Send> Send for Disjoint<T> {}
+
+impl<T> Disjoint<T> {
+    pub(crate) fn new(buf: &mut [T]) -> Self {
+        Disjoint(buf.as_mut_ptr())
+    }
+
+    /// Positions `at..at + len` of the buffer.
+    ///
+    /// # Safety
+    /// They lie inside the buffer, which outlives the returned slice, and no other thread
+    /// touches them while the slice lives.
+    #[allow(clippy::mut_from_ref)] // the point of the type; see the contract
+    pub(crate) unsafe fn slice(&self, at: usize, len: usize) -> &mut [T] {
+        // SAFETY: caller contract.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(at), len) }
+    }
+}
+
 /// Builds a pool with `n_threads` workers whose threads are named `funkrs-N`.
 pub fn build_pool(n_threads: usize) -> Result<ThreadPool, crate::FunkError> {
     rayon::ThreadPoolBuilder::new()

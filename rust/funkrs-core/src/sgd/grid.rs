@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use super::kernel::{run_block, Params, Step};
 use super::state::State;
 use crate::data::Interactions;
-use crate::par::Par;
+use crate::par::{Disjoint, Par};
 use crate::rng::Rng;
 
 /// One rating, packed for streaming.
@@ -147,21 +147,6 @@ fn interleave_users(sorted: &[Entry], out: &mut [Entry]) -> Vec<u32> {
 /// Ratings per chunk of [`scatter`].
 const SCATTER_CHUNK: usize = 1 << 16;
 
-/// A pointer that threads may share because each of them writes its own, disjoint slots.
-struct Slots(*mut Entry);
-// SAFETY: see `scatter`: the slots the threads write are disjoint.
-unsafe impl Sync for Slots {}
-unsafe impl Send for Slots {}
-
-impl Slots {
-    /// # Safety
-    /// Slot `at` is in the buffer and no other thread writes it.
-    unsafe fn put(&self, at: usize, e: Entry) {
-        // SAFETY: caller contract.
-        unsafe { *self.0.add(at) = e };
-    }
-}
-
 /// Groups the ratings by block (a stable counting sort) with internal ids: block `x` (user
 /// group `x / b`, item group `x % b`) is `entries[ptr[x]..ptr[x + 1]]`, its ratings in the
 /// order they come in `data`.
@@ -219,7 +204,7 @@ fn scatter(
     } else {
         entries = vec![zero; n];
     }
-    let slots = Slots(entries.as_mut_ptr());
+    let slots = Disjoint::new(&mut entries);
     let write = |(c, next): (usize, &mut [usize])| {
         let r = range(c);
         let rows = data.users[r.clone()]
@@ -236,7 +221,7 @@ fn scatter(
             // SAFETY: `*slot < n = entries.len()`: the chunks' offsets partition `0..n`, each
             // chunk writes as many slots of block `x` as it counted, from its own offset, so
             // no slot is written twice and concurrent chunks never touch the same slot.
-            unsafe { slots.put(*slot, e) };
+            unsafe { slots.slice(*slot, 1)[0] = e };
             *slot += 1;
         }
     };

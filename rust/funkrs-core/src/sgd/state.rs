@@ -6,7 +6,7 @@ use super::aligned::AlignedF32;
 use super::grid::Relabel;
 use super::{padded, EpochStats, Factors, SgdParams};
 use crate::data::Interactions;
-use crate::par::Par;
+use crate::par::{Disjoint, Par};
 use crate::rng::Rng;
 use crate::FunkError;
 
@@ -107,14 +107,18 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// Seeded normal factors (drawn in the caller's id order, stored by internal id), zero
-    /// biases.
-    pub fn new(data: &Interactions<'_>, params: &SgdParams, relabel: &Relabel) -> Self {
+    /// Seeded normal factors (see [`init_factors`]), zero biases.
+    pub fn new(
+        data: &Interactions<'_>,
+        params: &SgdParams,
+        relabel: &Relabel,
+        par: Par<'_>,
+    ) -> Self {
         let k = params.n_factors;
         let kp = padded(k);
         State {
-            p: init_factors(&relabel.user, k, params, 0),
-            q: init_factors(&relabel.item, k, params, 1),
+            p: init_factors(&relabel.user, k, params, 0, par),
+            q: init_factors(&relabel.item, k, params, 1, par),
             bu: vec![0.0; data.n_users],
             bi: vec![0.0; data.n_items],
             k,
@@ -229,16 +233,65 @@ impl Stopper {
     }
 }
 
-/// Normal initial factors with the padding columns set to zero (they then stay zero): row
-/// `x` of the caller's numbering gets the `x`-th draws of the stream and is stored at row
-/// `map[x]`.
-fn init_factors(map: &[u32], k: usize, params: &SgdParams, stream: u64) -> AlignedF32 {
+/// Rows per random stream of [`init_factors`].
+const INIT_CHUNK: usize = 1024;
+
+/// Normal initial factors with the padding columns set to zero (they then stay zero).
+///
+/// Row `x` of the caller's numbering is stored at row `map[x]`. The rows are drawn in chunks
+/// of [`INIT_CHUNK`] consecutive caller ids, chunk `c` from its own stream of the seed, so the
+/// chunks can be drawn on several threads and the values never depend on how many.
+fn init_factors(map: &[u32], k: usize, params: &SgdParams, which: u64, par: Par<'_>) -> AlignedF32 {
     let kp = padded(k);
     let mut out = AlignedF32::zeros(map.len() * kp);
-    let mut rng = Rng::stream(params.seed, stream);
-    for &row in map {
-        let at = row as usize * kp;
-        rng.fill_normal(&mut out[at..at + k], params.init_mean, params.init_std);
+    let rows = Disjoint::new(&mut out);
+    let draw = |(c, ids): (usize, &[u32])| {
+        let mut rng = Rng::stream(params.seed, ((which + 1) << 32) | c as u64);
+        for &row in ids {
+            // SAFETY: `map` is a permutation of `0..map.len()`, so every chunk writes its own
+            // rows, each inside the buffer.
+            let row = unsafe { rows.slice(row as usize * kp, k) };
+            rng.fill_normal(row, params.init_mean, params.init_std);
+        }
+    };
+    if par.is_parallel() {
+        par.install(|| map.par_chunks(INIT_CHUNK).enumerate().for_each(draw));
+    } else {
+        map.chunks(INIT_CHUNK).enumerate().for_each(draw);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{init_factors, Par, SgdParams, INIT_CHUNK};
+    use crate::rng::Rng;
+
+    /// The initial factors do not depend on the threads, row `x` lands at `map[x]` with its
+    /// padding zero, and the chunks draw from different streams.
+    #[test]
+    fn initial_factors_are_the_same_on_any_threads() {
+        let n = 3 * INIT_CHUNK + 17;
+        let mut map: Vec<u32> = (0..n as u32).collect();
+        Rng::new(4).shuffle(&mut map);
+        let params = SgdParams {
+            n_factors: 5,
+            seed: 9,
+            ..SgdParams::default()
+        };
+        let seq = init_factors(&map, 5, &params, 1, Par::Seq);
+        let pool = crate::par::build_pool(2).unwrap();
+        let par = init_factors(&map, 5, &params, 1, Par::Pool(&pool));
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&seq), bits(&par));
+        let row = |x: usize| &seq[map[x] as usize * 8..map[x] as usize * 8 + 8];
+        for x in [0, INIT_CHUNK - 1, INIT_CHUNK, n - 1] {
+            assert!(row(x)[..5].iter().all(|v| *v != 0.0) && row(x)[5..] == [0.0; 3]);
+        }
+        // The first rows of two chunks differ (distinct streams).
+        assert_ne!(row(0), row(INIT_CHUNK));
+        // The users' matrix (stream 0) differs from the items' (stream 1).
+        let users = init_factors(&map, 5, &params, 0, Par::Seq);
+        assert_ne!(bits(&users), bits(&seq));
+    }
 }
