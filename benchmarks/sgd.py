@@ -20,6 +20,11 @@ fit runs, and nothing from the generation or from earlier fits. It is compared w
 ``1.5 × (ratings + factors bytes) + 300 MB`` (ratings: u32 user, u32 item, f32 value = 12 bytes
 each; factors: f32 user and item vectors, plus f32 biases for the biased model).
 
+Noise: on a shared VM the other tenants slow some epochs down. The script prints the steal
+time of every fit (CPU time the hypervisor gave to other guests, from /proc/stat) and, next to
+the pooled medians, each repeat's speed-up from the 1-thread and n-thread fits run back to
+back. These are informational; the targets use the pooled medians.
+
     python benchmarks/sgd.py                 # full size, about 23M ratings
     python benchmarks/sgd.py --scale 0.05    # smoke run, well under a minute
 """
@@ -111,6 +116,16 @@ def proc_status_kb(field: str) -> int | None:
     return None
 
 
+def steal_seconds() -> float | None:
+    """CPU time the hypervisor gave to other guests so far (``steal`` in /proc/stat)."""
+    try:
+        with open("/proc/stat") as fh:
+            fields = fh.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def reset_peak_rss() -> bool:
     """Reset VmHWM to the current RSS (Linux >= 4.0); False if that is not possible."""
     try:
@@ -183,10 +198,13 @@ def fit_once(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
         random_state=args.seed,
         n_threads=args.fit_threads,
     )
+    steal0 = steal_seconds()
     cpu0, start = time.process_time(), time.perf_counter()
     model.fit(data)
     wall = time.perf_counter() - start
     cpu = time.process_time() - cpu0
+    steal1 = steal_seconds()
+    steal = steal1 - steal0 if steal0 is not None and steal1 is not None else None
     peak = peak_rss_bytes()
     return {
         "biased": biased,
@@ -194,6 +212,7 @@ def fit_once(args: argparse.Namespace, data_dir: Path) -> dict[str, Any]:
         "epoch_seconds": [float(x) for x in model.history_["seconds"].to_list()],
         "fit_wall_seconds": wall,
         "fit_cpu_seconds": cpu,
+        "fit_steal_seconds": steal,
         "train_rmse_last": float(model.history_["train_rmse"][-1]),
         "rss_before_bytes": rss_before,
         "peak_rss_bytes": peak,
@@ -231,11 +250,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         else:
             log(f"reusing {meta['n_ratings']:,} ratings from {data_dir}")
         fits = []
-        for _ in range(args.repeats):
+        for repeat in range(args.repeats):
             for biased in models(args):
                 for t in args.thread_list:
                     flags = ["--_fit", str(data_dir), "--_biased", "1" if biased else "0"]
-                    f = child([*argv, *flags, "--_threads", str(t)])
+                    f = {**child([*argv, *flags, "--_threads", str(t)]), "repeat": repeat}
                     med = statistics.median(f["epoch_seconds"])
                     log(
                         f"  {'biased  ' if biased else 'unbiased'} t={t}: median epoch "
@@ -252,6 +271,46 @@ def memory_target(n_ratings: int, n_users: int, n_items: int, k: int, biased: bo
     ratings = 12 * n_ratings
     factors = 4 * (n_users + n_items) * (k + (1 if biased else 0))
     return int(1.5 * (ratings + factors) + 300 * MB)
+
+
+def print_noise(args: argparse.Namespace, res: dict[str, Any]) -> None:
+    """How much the machine's other tenants disturbed the fits (informational).
+
+    Each thread count's speed-up is also computed per repeat, from fits run back to back,
+    which a slow drift of the machine's speed affects less than the pooled medians above.
+    """
+    steals = [f.get("fit_steal_seconds") for f in res["fits"]]
+    if all(st is not None for st in steals):
+        by_t = {
+            t: [f["fit_steal_seconds"] for f in res["fits"] if f["threads"] == t]
+            for t in args.thread_list
+        }
+        print(
+            "steal (CPU time the hypervisor gave to other guests during a fit, /proc/stat): "
+            + "; ".join(f"{t} thr {min(v):.2f}-{max(v):.2f} s" for t, v in by_t.items())
+        )
+    if 1 not in args.thread_list:
+        return
+    for biased in models(args):
+        for t in args.thread_list:
+            if t == 1:
+                continue
+            ratios = []
+            for r in range(args.repeats):
+                pair = {
+                    f["threads"]: statistics.median(f["epoch_seconds"])
+                    for f in res["fits"]
+                    if f.get("repeat") == r and f["biased"] == biased and f["threads"] in (1, t)
+                }
+                if len(pair) == 2:
+                    ratios.append(pair[1] / pair[t])
+            if ratios:
+                print(
+                    f"{'biased' if biased else 'unbiased'} {t} vs 1 thread per repeat "
+                    f"(median epochs of back-to-back fits): "
+                    + ", ".join(f"{x:.2f}x" for x in ratios)
+                    + f"; median {statistics.median(ratios):.2f}x"
+                )
 
 
 def report(args: argparse.Namespace, res: dict[str, Any]) -> dict[str, Any]:
@@ -319,6 +378,7 @@ def report(args: argparse.Namespace, res: dict[str, Any]) -> dict[str, Any]:
                     "ratio_vs_libmf_reference": vs_libmf,
                     "fit_wall_seconds_median": wall,
                     "fit_cpu_over_wall": util,
+                    "fit_steal_seconds": [f.get("fit_steal_seconds") for f in fits],
                     "peak_rss_bytes": peak,
                     "rss_before_fit_bytes": max(f["rss_before_bytes"] for f in fits),
                     "memory_target_bytes": target,
@@ -326,6 +386,7 @@ def report(args: argparse.Namespace, res: dict[str, Any]) -> dict[str, Any]:
                     "train_rmse_last": fits[0]["train_rmse_last"],
                 }
             )
+    print_noise(args, res)
     print(f"\n{LIBMF_NOTE}")
     print(
         "x LIBMF = funkrs updates/s / LIBMF's quoted updates/s at the same thread count "
