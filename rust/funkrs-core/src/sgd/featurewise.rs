@@ -80,7 +80,8 @@ pub(crate) fn train(
             let lr = run.params.lr_at(t);
             let mut sq = 0.0;
             let order = run.strata(grid, epoch);
-            for strata in grid.runs(&order) {
+            // One factor per update: about the cost of an 8-lane row.
+            for strata in grid.runs(&order, 8) {
                 let sums = train_strata(
                     grid,
                     strata,

@@ -337,15 +337,16 @@ impl Grid {
         (0..self.b).map(|ub| self.block_range(s, ub).len()).sum()
     }
 
-    /// Splits an epoch's strata into runs of consecutive strata of at least
-    /// [`CHECK_RATINGS`] ratings (the last run may be shorter): the caller checks for
-    /// interruption between runs.
-    pub fn runs<'s>(&self, strata: &'s [usize]) -> Vec<&'s [usize]> {
+    /// Splits an epoch's strata into runs of consecutive strata of at least [`CHECK_WORK`]
+    /// `/ width` ratings (the last run may be shorter), where `width` is the number of floats
+    /// an update touches per row: the caller checks for interruption between runs.
+    pub fn runs<'s>(&self, strata: &'s [usize], width: usize) -> Vec<&'s [usize]> {
+        let min_len = CHECK_WORK / width.max(1);
         let mut runs = Vec::new();
         let (mut from, mut len) = (0, 0);
         for (j, &s) in strata.iter().enumerate() {
             len += self.stratum_len(s);
-            if len >= CHECK_RATINGS {
+            if len >= min_len {
                 runs.push(&strata[from..=j]);
                 (from, len) = (j + 1, 0);
             }
@@ -465,9 +466,9 @@ impl Grid {
     }
 }
 
-/// Ratings between two interruption checks (see [`Grid::runs`]): a few hundredths of a
-/// second of work on large data, and a small epoch in a single run.
-pub(crate) const CHECK_RATINGS: usize = 1 << 22;
+/// Ratings × row width between two interruption checks (see [`Grid::runs`]): 4M ratings at
+/// k = 32, a few hundredths of a second of work on two threads; a small epoch is one run.
+pub(crate) const CHECK_WORK: usize = 1 << 27;
 
 /// Spins, then yields, until `ready()` (true) or `failed` is set (false); the wait is at
 /// most one block long.
@@ -623,8 +624,12 @@ mod tests {
             let seq = grid.for_strata(&strata, crate::par::Par::Seq, run);
             assert_eq!(par, seq);
         }
-        // Runs of strata cover the epoch in order.
-        let runs = grid.runs(&strata);
+        // Runs of strata cover the epoch in order: one run for this small grid, one run per
+        // stratum when the rows are so wide that every stratum is enough work.
+        let runs = grid.runs(&strata, 8);
+        assert_eq!(runs, vec![&strata[..]]);
+        let runs = grid.runs(&strata, super::CHECK_WORK);
+        assert_eq!(runs.len(), strata.len());
         assert_eq!(runs.concat(), strata);
     }
 

@@ -166,8 +166,8 @@ pub struct EpochStats {
 
 /// Hooks the driver calls from the thread that called [`fit`].
 pub trait Monitor {
-    /// Called between runs of strata (about every 4M ratings, and at least once per epoch); an
-    /// error stops training.
+    /// Called between runs of strata (about every 4M ratings at k = 32, fewer at larger k, and
+    /// at least once per epoch); an error stops training.
     fn check(&mut self) -> Result<(), FunkError> {
         Ok(())
     }
@@ -332,7 +332,7 @@ impl Run<'_, '_> {
             };
             let mut sq = 0.0f64;
             let strata = self.strata(grid, epoch);
-            for run in grid.runs(&strata) {
+            for run in grid.runs(&strata, state.kp) {
                 for sq_s in grid.run_strata(epoch, run, state, &step, self.par) {
                     sq += check_loss(epoch, sq_s, lr)?;
                 }
