@@ -10,6 +10,9 @@
 //! Parallelism follows DSGD/FPSGD: users and items are split into `B` groups each (from the
 //! seed), the ratings into the `B × B` blocks of that grid, and an epoch walks `B` strata; the
 //! blocks of one stratum share no user and no item, so they run concurrently without races.
+//! There is no barrier between strata: a block starts as soon as the previous blocks of its
+//! user group and of its item group are done (`Grid::for_strata`), which gives every
+//! parameter the same updates in the same order as walking the strata one by one.
 //! The grid and every order are drawn from the seed, never from the thread count, so a seed
 //! gives bit-identical factors for any number of threads.
 //!
