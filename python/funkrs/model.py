@@ -38,7 +38,7 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
 
     The names follow Surprise's ``SVD``; two defaults differ on purpose. funkrs uses
     ``lr=0.025, reg=0.1`` (Surprise: 0.005, 0.02; both train 20 epochs), which gives a test
-    RMSE of 0.869 instead of 0.888 on the fixed MovieLens-small split for the same work
+    RMSE of 0.868 instead of 0.888 on the fixed MovieLens-small split for the same work
     (chosen on a validation split carved out of the training ratings, not on the test set;
     see the README).
     :meth:`surprise_defaults` builds an estimator with Surprise's values.
