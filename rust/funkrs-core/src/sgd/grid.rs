@@ -470,8 +470,8 @@ impl Grid {
 /// k = 32, a few hundredths of a second of work on two threads; a small epoch is one run.
 pub(crate) const CHECK_WORK: usize = 1 << 27;
 
-/// Spins, then yields, until `ready()` (true) or `failed` is set (false); the wait is at
-/// most one block long.
+/// Spins, then yields, until `ready()` (true) or `failed` is set (false). A block only waits
+/// for blocks taken before it, so the wait ends when those finish.
 fn wait_until(failed: &AtomicBool, ready: impl Fn() -> bool) -> bool {
     let mut spins = 0u32;
     while !ready() {
