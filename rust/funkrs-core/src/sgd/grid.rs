@@ -441,7 +441,7 @@ impl Grid {
                     }
                     let (j, s) = (t / b, strata[t / b]);
                     let ub = self.lpt[s * b + t % b] as usize;
-                    let ib = (ub + s) % b;
+                    let ib = stratum_block(b, s, ub) % b;
                     let ready = wait_until(&failed, || {
                         user_done[ub].load(Ordering::Acquire) == j
                             && item_done[ib].load(Ordering::Acquire) == j
