@@ -144,35 +144,55 @@ fn interleave_users(sorted: &[Entry], out: &mut [Entry]) -> Vec<u32> {
     seg_starts
 }
 
-/// Ratings per chunk of [`scatter`].
+/// Most ratings per chunk of [`scatter`].
 const SCATTER_CHUNK: usize = 1 << 16;
+
+/// Fewest ratings per chunk of [`scatter`] (below this a chunk's per-block offsets cost more
+/// than its ratings).
+const SCATTER_MIN_CHUNK: usize = 1 << 12;
+
+/// Ratings per chunk of [`scatter`] on `threads` threads: about four chunks per thread, within
+/// [`SCATTER_MIN_CHUNK`]`..=`[`SCATTER_CHUNK`]. Only the speed depends on it.
+fn scatter_chunk(n: usize, threads: usize) -> usize {
+    n.div_ceil(4 * threads.max(1))
+        .clamp(SCATTER_MIN_CHUNK, SCATTER_CHUNK)
+}
 
 /// Groups the ratings by block (a stable counting sort) with internal ids: block `x` (user
 /// group `x / b`, item group `x % b`) is `entries[ptr[x]..ptr[x + 1]]`, its ratings in the
 /// order they come in `data`.
 ///
-/// Both passes run over fixed chunks of the input, in parallel if asked: every chunk first
-/// counts its ratings per block, then writes them from its own offsets, which start where the
-/// earlier chunks' ratings of that block end. The output is the same whatever the threads.
+/// Both passes run over chunks of `chunk` ratings, in parallel if asked: every chunk first
+/// notes each rating's block and counts its ratings per block, then writes them from its own
+/// offsets, which start where the earlier chunks' ratings of that block end. The output is
+/// that of the sequential sort whatever the chunks and threads.
 fn scatter(
     data: &Interactions<'_>,
     b: usize,
     (ug, ig): (&[u32], &[u32]),
     relabel: &Relabel,
-    parallel: bool,
+    (chunk, parallel): (usize, bool),
 ) -> (Vec<Entry>, Vec<usize>) {
     let n = data.len();
-    let n_chunks = n.div_ceil(SCATTER_CHUNK);
-    let range = |c: usize| c * SCATTER_CHUNK..((c + 1) * SCATTER_CHUNK).min(n);
-    let block_of = |u: u32, i: u32| ug[u as usize] as usize * b + ig[i as usize] as usize;
+    let chunk = chunk.max(1);
+    let n_chunks = n.div_ceil(chunk);
+    let range = |c: usize| c * chunk..((c + 1) * chunk).min(n);
     // Per chunk `c`, `offsets[c * bb..(c + 1) * bb]`: first its count of ratings per block,
     // then the slot where its first rating of each block goes.
     let bb = b * b;
     let mut offsets = vec![0usize; n_chunks * bb];
+    let block_of = |u: u32, i: u32| ug[u as usize] as usize * b + ig[i as usize] as usize;
     let count = |(c, counts): (usize, &mut [usize])| {
         let r = range(c);
-        for (&u, &i) in data.users[r.clone()].iter().zip(&data.items[r]) {
-            counts[block_of(u, i)] += 1;
+        // The blocks first, then the counts: two loops whose iterations do not wait on each
+        // other (a count may have been incremented by the rating just before).
+        let ids: Vec<u32> = data.users[r.clone()]
+            .iter()
+            .zip(&data.items[r])
+            .map(|(&u, &i)| block_of(u, i) as u32)
+            .collect();
+        for id in ids {
+            counts[id as usize] += 1;
         }
     };
     if parallel {
@@ -258,7 +278,8 @@ impl Grid {
         // Items keep their id order within a group.
         let (item, _) = group_major(&ig, 0..data.n_items as u32, b);
         let relabel = Relabel { user, item };
-        let (mut entries, ptr) = scatter(data, b, (&ug, &ig), &relabel, parallel);
+        let chunk = scatter_chunk(data.len(), rayon::current_num_threads());
+        let (mut entries, ptr) = scatter(data, b, (&ug, &ig), &relabel, (chunk, parallel));
         let mut chunks: Vec<(usize, &mut [Entry])> = Vec::with_capacity(b * b);
         let mut rest = entries.as_mut_slice();
         for x in 0..b * b {
@@ -531,15 +552,18 @@ impl Shared {
 
 #[cfg(test)]
 mod tests {
-    use super::{group_major, groups, scatter, Grid, Relabel, SCATTER_CHUNK};
+    use super::{
+        group_major, groups, scatter, scatter_chunk, Grid, Relabel, SCATTER_CHUNK,
+        SCATTER_MIN_CHUNK,
+    };
     use crate::data::Interactions;
     use crate::rng::Rng;
     use crate::sgd::tests::low_rank;
 
     /// The parallel scatter over several chunks gives the sequential one, and both are the
-    /// stable counting sort written out rating by rating.
+    /// stable counting sort written out rating by rating, whatever the chunk size.
     #[test]
-    fn scatter_is_a_stable_sort_by_block_whatever_the_threads() {
+    fn scatter_is_a_stable_sort_by_block_whatever_the_threads_and_chunks() {
         let (n_users, n_items, b) = (300usize, 200usize, 5usize);
         let n = 3 * SCATTER_CHUNK + 123;
         let mut rng = Rng::new(5);
@@ -562,17 +586,27 @@ mod tests {
             ));
         }
         let pool = crate::par::build_pool(2).unwrap();
-        for parallel in [false, true] {
-            let (entries, ptr) = pool.install(|| scatter(&data, b, (&ug, &ig), &relabel, parallel));
+        let chunks = [SCATTER_CHUNK, SCATTER_MIN_CHUNK, 1_000, 7, n];
+        for (chunk, parallel) in chunks.into_iter().flat_map(|c| [(c, false), (c, true)]) {
+            let (entries, ptr) =
+                pool.install(|| scatter(&data, b, (&ug, &ig), &relabel, (chunk, parallel)));
             for (x, want) in expected.iter().enumerate() {
                 let got: Vec<(u32, u32, f32)> = entries[ptr[x]..ptr[x + 1]]
                     .iter()
                     .map(|e| (e.u, e.i, e.r))
                     .collect();
-                assert!(&got == want, "block {x}, parallel {parallel}");
+                assert!(
+                    &got == want,
+                    "block {x}, chunk {chunk}, parallel {parallel}"
+                );
             }
             assert_eq!(ptr[b * b], n);
         }
+        // About four chunks per thread, within the bounds.
+        assert_eq!(scatter_chunk(80_000, 2), 10_000);
+        assert_eq!(scatter_chunk(80_000, 64), SCATTER_MIN_CHUNK);
+        assert_eq!(scatter_chunk(20_000_000, 2), SCATTER_CHUNK);
+        assert_eq!(scatter_chunk(0, 1), SCATTER_MIN_CHUNK);
     }
 
     /// On several threads, every user group and every item group still sees its blocks in
