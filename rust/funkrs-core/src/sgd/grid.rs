@@ -163,15 +163,17 @@ fn scatter_chunk(n: usize, threads: usize) -> usize {
 /// order they come in `data`.
 ///
 /// Both passes run over chunks of `chunk` ratings, in parallel if asked: every chunk first
-/// notes each rating's block and counts its ratings per block, then writes them from its own
-/// offsets, which start where the earlier chunks' ratings of that block end. The output is
-/// that of the sequential sort whatever the chunks and threads.
+/// counts its ratings per block, then writes them from its own offsets, which start where the
+/// earlier chunks' ratings of that block end. The write pass finds each rating's block again
+/// rather than keeping one per rating (that would add 2-4 bytes per rating to the peak memory).
+/// The output is that of the sequential sort whatever the chunks and threads.
 fn scatter(
     data: &Interactions<'_>,
     b: usize,
     (ug, ig): (&[u32], &[u32]),
     relabel: &Relabel,
-    (chunk, parallel): (usize, bool),
+    chunk: usize,
+    parallel: bool,
 ) -> (Vec<Entry>, Vec<usize>) {
     let n = data.len();
     let chunk = chunk.max(1);
@@ -278,8 +280,15 @@ impl Grid {
         // Items keep their id order within a group.
         let (item, _) = group_major(&ig, 0..data.n_items as u32, b);
         let relabel = Relabel { user, item };
-        let chunk = scatter_chunk(data.len(), rayon::current_num_threads());
-        let (mut entries, ptr) = scatter(data, b, (&ug, &ig), &relabel, (chunk, parallel));
+        // Inside the fit's pool when parallel; never ask outside one (that would start rayon's
+        // global pool).
+        let threads = if parallel {
+            rayon::current_num_threads()
+        } else {
+            1
+        };
+        let chunk = scatter_chunk(data.len(), threads);
+        let (mut entries, ptr) = scatter(data, b, (&ug, &ig), &relabel, chunk, parallel);
         let mut chunks: Vec<(usize, &mut [Entry])> = Vec::with_capacity(b * b);
         let mut rest = entries.as_mut_slice();
         for x in 0..b * b {
@@ -589,7 +598,7 @@ mod tests {
         let chunks = [SCATTER_CHUNK, SCATTER_MIN_CHUNK, 1_000, 7, n];
         for (chunk, parallel) in chunks.into_iter().flat_map(|c| [(c, false), (c, true)]) {
             let (entries, ptr) =
-                pool.install(|| scatter(&data, b, (&ug, &ig), &relabel, (chunk, parallel)));
+                pool.install(|| scatter(&data, b, (&ug, &ig), &relabel, chunk, parallel));
             for (x, want) in expected.iter().enumerate() {
                 let got: Vec<(u32, u32, f32)> = entries[ptr[x]..ptr[x + 1]]
                     .iter()
