@@ -3,10 +3,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use funkrs_core::par::build_pool;
+use funkrs_core::par::{build_pool, Pool};
 use funkrs_core::{FunkError, Par};
 use pyo3::prelude::*;
-use rayon::ThreadPool;
 
 use crate::errors::PyFunkErr;
 
@@ -21,8 +20,8 @@ pub fn default_n_threads() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
-fn pool(n_threads: usize) -> Result<Arc<ThreadPool>, FunkError> {
-    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<ThreadPool>>>> = OnceLock::new();
+fn pool(n_threads: usize) -> Result<Arc<Pool>, FunkError> {
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<Pool>>>> = OnceLock::new();
     let mut pools = POOLS
         .get_or_init(|| Mutex::new(HashMap::new()))
         .lock()
@@ -61,6 +60,7 @@ where
             return f(Par::Seq);
         }
         let p = pool(n)?;
+        p.spread();
         f(Par::Pool(&p))
     })
     .map_err(|e| PyFunkErr(e).into())
