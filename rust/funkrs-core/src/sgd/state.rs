@@ -116,9 +116,10 @@ impl State {
     ) -> Self {
         let k = params.n_factors;
         let kp = padded(k);
+        let [p, q] = init_factors([&relabel.user, &relabel.item], k, params, par);
         State {
-            p: init_factors(&relabel.user, k, params, 0, par),
-            q: init_factors(&relabel.item, k, params, 1, par),
+            p,
+            q,
             bu: vec![0.0; data.n_users],
             bi: vec![0.0; data.n_items],
             k,
@@ -236,28 +237,41 @@ impl Stopper {
 /// Rows per random stream of [`init_factors`].
 const INIT_CHUNK: usize = 1024;
 
-/// Normal initial factors with the padding columns set to zero (they then stay zero).
+/// Normal initial factors of the users (`maps[0]`) and the items (`maps[1]`), with the
+/// padding columns set to zero (they then stay zero).
 ///
-/// Row `x` of the caller's numbering is stored at row `map[x]`. The rows are drawn in chunks
-/// of [`INIT_CHUNK`] consecutive caller ids, chunk `c` from its own stream of the seed, so the
-/// chunks can be drawn on several threads and the values never depend on how many.
-fn init_factors(map: &[u32], k: usize, params: &SgdParams, which: u64, par: Par<'_>) -> AlignedF32 {
+/// Row `x` of the caller's numbering is stored at row `maps[m][x]`. Each matrix's rows are
+/// drawn in chunks of [`INIT_CHUNK`] consecutive caller ids, chunk `c` of matrix `m` from its
+/// own stream of the seed, so the chunks can be drawn on several threads and the values never
+/// depend on how many. The chunks of both matrices go through one parallel loop (users
+/// first), so that a matrix's last chunk does not leave the other threads idle.
+fn init_factors(maps: [&[u32]; 2], k: usize, params: &SgdParams, par: Par<'_>) -> [AlignedF32; 2] {
     let kp = padded(k);
-    let mut out = AlignedF32::zeros(map.len() * kp);
-    let rows = Disjoint::new(&mut out);
-    let draw = |(c, ids): (usize, &[u32])| {
-        let mut rng = Rng::stream(params.seed, ((which + 1) << 32) | c as u64);
+    let mut out = maps.map(|map| AlignedF32::zeros(map.len() * kp));
+    let [users, items] = &mut out;
+    let rows = [Disjoint::new(users), Disjoint::new(items)];
+    let chunks: Vec<(usize, usize, &[u32])> = maps
+        .iter()
+        .enumerate()
+        .flat_map(|(m, map)| {
+            map.chunks(INIT_CHUNK)
+                .enumerate()
+                .map(move |(c, ids)| (m, c, ids))
+        })
+        .collect();
+    let draw = |&(m, c, ids): &(usize, usize, &[u32])| {
+        let mut rng = Rng::stream(params.seed, ((m as u64 + 1) << 32) | c as u64);
         for &row in ids {
-            // SAFETY: `map` is a permutation of `0..map.len()`, so every chunk writes its own
-            // rows, each inside the buffer.
-            let row = unsafe { rows.slice(row as usize * kp, k) };
+            // SAFETY: `maps[m]` is a permutation of `0..maps[m].len()`, so every chunk writes
+            // its own rows of matrix `m`, each inside the buffer.
+            let row = unsafe { rows[m].slice(row as usize * kp, k) };
             rng.fill_normal(row, params.init_mean, params.init_std);
         }
     };
     if par.is_parallel() {
-        par.install(|| map.par_chunks(INIT_CHUNK).enumerate().for_each(draw));
+        par.install(|| chunks.par_iter().for_each(draw));
     } else {
-        map.chunks(INIT_CHUNK).enumerate().for_each(draw);
+        chunks.iter().for_each(draw);
     }
     out
 }
@@ -268,30 +282,37 @@ mod tests {
     use crate::rng::Rng;
 
     /// The initial factors do not depend on the threads, row `x` lands at `map[x]` with its
-    /// padding zero, and the chunks draw from different streams.
+    /// padding zero, and the chunks and the two matrices draw from different streams.
     #[test]
     fn initial_factors_are_the_same_on_any_threads() {
         let n = 3 * INIT_CHUNK + 17;
         let mut map: Vec<u32> = (0..n as u32).collect();
         Rng::new(4).shuffle(&mut map);
+        let users: Vec<u32> = (0..40).rev().collect();
         let params = SgdParams {
             n_factors: 5,
             seed: 9,
             ..SgdParams::default()
         };
-        let seq = init_factors(&map, 5, &params, 1, Par::Seq);
+        let seq = init_factors([&users, &map], 5, &params, Par::Seq);
         let pool = crate::par::build_pool(2).unwrap();
-        let par = init_factors(&map, 5, &params, 1, Par::Pool(&pool));
+        let par = init_factors([&users, &map], 5, &params, Par::Pool(&pool));
         let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-        assert_eq!(bits(&seq), bits(&par));
-        let row = |x: usize| &seq[map[x] as usize * 8..map[x] as usize * 8 + 8];
+        for m in 0..2 {
+            assert_eq!(bits(&seq[m]), bits(&par[m]), "matrix {m}");
+        }
+        let row = |x: usize| &seq[1][map[x] as usize * 8..map[x] as usize * 8 + 8];
         for x in [0, INIT_CHUNK - 1, INIT_CHUNK, n - 1] {
             assert!(row(x)[..5].iter().all(|v| *v != 0.0) && row(x)[5..] == [0.0; 3]);
         }
         // The first rows of two chunks differ (distinct streams).
         assert_ne!(row(0), row(INIT_CHUNK));
-        // The users' matrix (stream 0) differs from the items' (stream 1).
-        let users = init_factors(&map, 5, &params, 0, Par::Seq);
-        assert_ne!(bits(&users), bits(&seq));
+        // The users' row 0 is stored at its mapped place, and with one map for both, the
+        // users' matrix (stream family 0) differs from the items' (family 1).
+        let user_row = |x: usize| &seq[0][users[x] as usize * 8..users[x] as usize * 8 + 8];
+        assert!(user_row(0)[..5].iter().all(|v| *v != 0.0) && user_row(0)[5..] == [0.0; 3]);
+        let [a, b] = init_factors([&map, &map], 5, &params, Par::Seq);
+        assert_ne!(bits(&a), bits(&b));
+        assert_eq!(bits(&b), bits(&seq[1]));
     }
 }
