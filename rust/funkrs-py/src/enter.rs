@@ -20,6 +20,13 @@ pub fn default_n_threads() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
+/// Whether calls first put the pool's workers on separate CPUs ([`Pool::spread`]): yes unless
+/// `FUNKRS_SPREAD_WORKERS=0` (read once, at the first parallel call).
+fn spread_workers() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var("FUNKRS_SPREAD_WORKERS").map_or(true, |v| v.trim() != "0"))
+}
+
 fn pool(n_threads: usize) -> Result<Arc<Pool>, FunkError> {
     static POOLS: OnceLock<Mutex<HashMap<usize, Arc<Pool>>>> = OnceLock::new();
     let mut pools = POOLS
@@ -60,7 +67,9 @@ where
             return f(Par::Seq);
         }
         let p = pool(n)?;
-        p.spread();
+        if spread_workers() {
+            p.spread();
+        }
         f(Par::Pool(&p))
     })
     .map_err(|e| PyFunkErr(e).into())
