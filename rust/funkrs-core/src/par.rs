@@ -233,6 +233,7 @@ mod affinity {
 
 /// Elsewhere: no thread ids, no masks; [`Pool::spread`] does nothing.
 #[cfg(not(target_os = "linux"))]
+#[allow(clippy::trivially_copy_pass_by_ref)] // the Linux module's signatures
 mod affinity {
     #[derive(Clone, Copy)]
     pub(super) struct Mask;
