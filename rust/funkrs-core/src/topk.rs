@@ -276,8 +276,7 @@ fn score_block(
 fn dot_tile(panel: &[f32], x: &[&[f32]; QUERY_TILE], out: &mut [[f32; 8]; QUERY_TILE]) {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if crate::hint::has_avx2_fma() {
             // SAFETY: the CPU has AVX2 and FMA.
             unsafe { dot_tile_fma(panel, x, out) };
             return;

@@ -426,12 +426,6 @@ unsafe fn run_block_avx2(
     unsafe { run_block_body::<true>(block, starts, order, x, s) }
 }
 
-/// Whether the CPU has AVX2 and FMA, which the fast block loop needs.
-#[cfg(target_arch = "x86_64")]
-fn has_avx2_fma() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-}
-
 /// Runs SGD over one block with the widest instruction set the CPU has.
 ///
 /// # Safety
@@ -445,7 +439,7 @@ pub(crate) unsafe fn run_block(
 ) -> f64 {
     #[cfg(target_arch = "x86_64")]
     {
-        if has_avx2_fma() {
+        if crate::hint::has_avx2_fma() {
             // SAFETY: the CPU supports AVX2 and FMA; the rest is the caller's contract.
             return unsafe { run_block_avx2(block, starts, order, x, s) };
         }
@@ -464,7 +458,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn avx2_block_loop_matches_the_portable_one_bit_for_bit() {
-        if !super::has_avx2_fma() {
+        if !crate::hint::has_avx2_fma() {
             return;
         }
         let mut rng = Rng::new(11);
@@ -529,7 +523,7 @@ mod tests {
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn avx2_dot_is_bit_identical_to_the_portable_one() {
-        if !super::has_avx2_fma() {
+        if !crate::hint::has_avx2_fma() {
             return;
         }
         let mut rng = Rng::new(7);
