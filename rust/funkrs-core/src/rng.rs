@@ -84,8 +84,9 @@ impl Rng {
         for pair in &mut pairs {
             let bits = step(&mut state);
             let (lo, hi) = (bits as u32, (bits >> 32) as u32);
-            let (mut a, a_inside) = z.rectangle(lo);
-            let (mut b, b_inside) = z.rectangle(hi);
+            let (a, a_inside) = z.rectangle(lo);
+            let (b, b_inside) = z.rectangle(hi);
+            let (mut a, mut b) = (with_sign(a, lo), with_sign(b, hi));
             if !(a_inside && b_inside) {
                 self.s = state;
                 if !a_inside {
@@ -129,6 +130,13 @@ pub(crate) struct Ziggurat {
     x32: [f32; 129],
 }
 
+/// `x` with bit 7 of `bits` as its sign (a branch on that bit would be mispredicted half the
+/// time).
+#[inline]
+fn with_sign(x: f32, bits: u32) -> f32 {
+    f32::from_bits(x.to_bits() ^ ((bits & 0x80) << 24))
+}
+
 /// Right edge of the base strip for 128 layers.
 const ZIG_R: f64 = 3.442_619_855_899;
 /// Area of each layer for 128 layers (with `f` unnormalised).
@@ -158,16 +166,15 @@ impl Ziggurat {
         }
     }
 
-    /// The candidate draw of the 32 random bits `bits` and whether it falls inside its
-    /// layer's rectangle (then it is the draw; otherwise see [`Ziggurat::sample`]).
+    /// The candidate draw `|x|` of the 32 random bits `bits` and whether it falls inside its
+    /// layer's rectangle (then [`with_sign`] makes it the draw; otherwise see
+    /// [`Ziggurat::sample`]).
     #[inline]
     fn rectangle(&self, bits: u32) -> (f32, bool) {
         let i = (bits & 0x7f) as usize;
-        // Bit 7 becomes the sign bit: a branch on it would be mispredicted half the time.
-        let sign = (bits & 0x80) << 24;
         let u = (bits >> 8) as f32 * (1.0 / (1u32 << 24) as f32);
         let x = u * self.x32[i];
-        (f32::from_bits(x.to_bits() ^ sign), x < self.x32[i + 1])
+        (x, x < self.x32[i + 1])
     }
 
     /// One standard normal draw from the 32 random bits `bits`, drawing more from `rng` only
@@ -177,11 +184,10 @@ impl Ziggurat {
         loop {
             let (x, inside) = self.rectangle(bits);
             if inside {
-                return x;
+                return with_sign(x, bits);
             }
-            let i = (bits & 0x7f) as usize;
-            if let Some(y) = self.outside(i, x.abs(), rng) {
-                return f32::from_bits(y.to_bits() ^ ((bits & 0x80) << 24));
+            if let Some(y) = self.outside((bits & 0x7f) as usize, x, rng) {
+                return with_sign(y, bits);
             }
             bits = rng.next_u64() as u32;
         }
