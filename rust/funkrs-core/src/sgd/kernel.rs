@@ -10,11 +10,12 @@
 //!
 //! The AVX2 loop also reorders the work without changing the arithmetic (see
 //! [`step_then_dot_avx2`]): it updates two consecutive ratings side by side when they share no
-//! user and no item, and it steps the rows of one rating (or pair) in the same pass over the
-//! lanes that computes the next one's dot product. Every parameter still goes through the same
-//! operations in the same order, so the result stays bit-identical to one rating at a time.
+//! user and no item, and from k = 64 on it steps the rows of one rating (or pair) in the same
+//! pass over the lanes that computes the next one's dot products. Every parameter still goes
+//! through the same operations in the same order, so the result stays bit-identical to one
+//! rating at a time.
 
-use super::grid::Entry;
+use super::grid::{Entry, Segments};
 use crate::hint::prefetch;
 
 /// Constants of one SGD step.
@@ -39,6 +40,25 @@ pub(crate) struct Params {
 
 /// How many ratings ahead the loop prefetches factor rows.
 const PREFETCH_AHEAD: usize = 8;
+
+/// Shortest padded row for which the AVX2 loop steps each rating in the pass of the next
+/// one's dot products ([`step_then_dot_avx2`]); shorter rows are stepped right after their
+/// own dot products. Measured with a first version of the one-pass loop in a standalone
+/// probe (4 users interleaved, rows in L2), ns per rating one at a time vs in one pass: 14.2
+/// vs 14.5 at 48 floats, 18.7 vs 17.1 at 64, 22.8 vs 19.4 at 80, 28.8 vs 23.8 at 104; at 32
+/// floats it lost 19% at ML-25M shape (`benchmarks/sgd.py`, 74 → 60M updates/s).
+const FUSE_MIN_KP: usize = 64;
+
+/// The segment layout the block loop runs fastest on at padded row length `kp`: users grouped
+/// by number of ratings where the one-pass loop runs (it needs independent pairs), rank order
+/// elsewhere. It depends on `kp` alone, never on the CPU, so results do not either.
+pub(crate) fn segment_layout(kp: usize) -> Segments {
+    if kp >= FUSE_MIN_KP {
+        Segments::ByCount
+    } else {
+        Segments::Rank
+    }
+}
 
 /// Dot product of two rows of equal, 8-divisible length.
 ///
@@ -304,9 +324,13 @@ type RowPair = (*mut f32, *mut f32);
 /// # Safety
 /// The CPU supports AVX2 and FMA; every row has `kp` floats, `kp` a multiple of 8; no two
 /// ratings of `done` share a row (the rows of `next` may be any rows, `done`'s included).
+///
+/// Not a `target_feature` function, so that it can be forced inline: it must only be called
+/// from AVX2-and-FMA code, where the intrinsics inline (out of line, as a function with the
+/// features, the block loop lost 10% at k = 100 to calls that pass the rows through memory).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline]
+#[inline(always)]
+#[allow(clippy::inline_always)] // the SGD inner loop
 unsafe fn step_then_dot_avx2<const D: usize, const N: usize>(
     done: [Stepping; D],
     next: [RowPair; N],
@@ -317,10 +341,11 @@ unsafe fn step_then_dot_avx2<const D: usize, const N: usize>(
         __m256, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_set1_ps, _mm256_setzero_ps,
     };
     debug_assert_eq!(kp % 8, 0);
-    let lreg = _mm256_set1_ps(lreg);
-    let le = done.map(|d| _mm256_set1_ps(d.le));
-    let mut acc0 = [_mm256_setzero_ps(); N];
-    let mut acc1 = [_mm256_setzero_ps(); N];
+    // SAFETY (every intrinsic below): the CPU supports AVX2 and FMA (caller contract).
+    let lreg = unsafe { _mm256_set1_ps(lreg) };
+    let le = done.map(|d| unsafe { _mm256_set1_ps(d.le) });
+    let mut acc0 = [unsafe { _mm256_setzero_ps() }; N];
+    let mut acc1 = acc0;
     // SAFETY (both closures): 8 floats at `j` with `j + 8 <= kp` in every row (caller
     // contract); `done`'s rows are pairwise disjoint.
     let step = |j: usize| {
@@ -347,7 +372,7 @@ unsafe fn step_then_dot_avx2<const D: usize, const N: usize>(
         step(j);
         dot(&mut acc0, j);
     }
-    std::array::from_fn(|r| fold_avx2(acc0[r], acc1[r]))
+    std::array::from_fn(|r| unsafe { fold_avx2(acc0[r], acc1[r]) })
 }
 
 /// Up to two ratings whose errors are known and whose rows are still to be stepped (two only
@@ -369,10 +394,10 @@ enum Pending {
 /// 29.7 ns per rating on ratings of one user at a time (k = 100, standalone probe).
 ///
 /// # Safety
-/// As [`step_then_dot_avx2`], with `kp = s.kp`.
+/// As [`step_then_dot_avx2`], with `kp = s.kp` (and forced inline for the same reason).
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[inline]
+#[inline(always)]
+#[allow(clippy::inline_always)] // the SGD inner loop
 unsafe fn advance_avx2<const N: usize>(pending: Pending, next: [RowPair; N], s: &Step) -> [f32; N] {
     let (lreg, kp) = (s.lr * s.reg, s.kp);
     let shares = |a: &Stepping| next.iter().any(|&(p, q)| a.p == p || a.q == q);
@@ -408,7 +433,7 @@ unsafe fn advance_avx2<const N: usize>(pending: Pending, next: [RowPair; N], s: 
 /// As [`run_block_portable`].
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn run_block_avx2(
+unsafe fn run_block_avx2<const FUSE: bool>(
     block: &[Entry],
     starts: &[u32],
     order: Option<&[u32]>,
@@ -459,6 +484,11 @@ unsafe fn run_block_avx2(
                 sq += f64::from(r0 * r0);
                 sq += f64::from(r1 * r1);
                 pending = Pending::Two(stepping(e0, r0), stepping(e1, r1));
+                if !FUSE {
+                    // SAFETY: as above.
+                    unsafe { advance_avx2::<0>(pending, [], s) };
+                    pending = Pending::None;
+                }
                 j += 2;
             } else {
                 if let Some(ahead) = seg.get(j + PREFETCH_AHEAD) {
@@ -470,6 +500,11 @@ unsafe fn run_block_avx2(
                 let r = bias(e, d);
                 sq += f64::from(r * r);
                 pending = Pending::One(stepping(e, r));
+                if !FUSE {
+                    // SAFETY: as above.
+                    unsafe { advance_avx2::<0>(pending, [], s) };
+                    pending = Pending::None;
+                }
                 j += 1;
             }
         }
@@ -495,7 +530,13 @@ pub(crate) unsafe fn run_block(
     {
         if crate::hint::has_avx2_fma() {
             // SAFETY: the CPU supports AVX2 and FMA; the rest is the caller's contract.
-            return unsafe { run_block_avx2(block, starts, order, x, s) };
+            return unsafe {
+                if s.kp >= FUSE_MIN_KP {
+                    run_block_avx2::<true>(block, starts, order, x, s)
+                } else {
+                    run_block_avx2::<false>(block, starts, order, x, s)
+                }
+            };
         }
     }
     // SAFETY: forwarded caller contract.
@@ -507,11 +548,11 @@ mod tests {
     use super::{dot8, Entry, Params, Step};
     use crate::rng::Rng;
 
-    /// Runs blocks through the AVX2 loop (pairs side by side, each step in the pass of the
-    /// next dot product) and the portable loop (one rating at a time, each in full) and checks
-    /// that every parameter and the loss come out bit-identical: whole blocks, and blocks cut
-    /// into segments visited in a shuffled order (the AVX2 loop carries its pending step
-    /// across segments).
+    /// Runs blocks through both AVX2 loops (pairs side by side; each step right after its dot
+    /// products, or in the pass of the next ones) and the portable loop (one rating at a time,
+    /// each in full) and checks that every parameter and the loss come out bit-identical:
+    /// whole blocks, and blocks cut into segments visited in a shuffled order (the one-pass
+    /// loop carries its pending step across segments).
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn avx2_block_loop_matches_the_portable_one_bit_for_bit() {
@@ -554,7 +595,9 @@ mod tests {
             let mut order: Vec<u32> = (0..starts.len() as u32).collect();
             rng.shuffle(&mut order);
             for (starts, order) in [(&[0][..], None), (&starts[..], Some(&order[..]))] {
-                let run = |avx: bool| {
+                // 0: portable; 1: AVX2, each step right after its dot products; 2: AVX2, each
+                // step in the pass of the next dot products.
+                let run = |loop_: u8| {
                     let (mut p, mut q, mut bu, mut bi) = start.clone();
                     let x = Params {
                         p: p.as_mut_ptr(),
@@ -564,18 +607,24 @@ mod tests {
                     };
                     // SAFETY: ids are in range; nothing else touches the buffers.
                     let sq = unsafe {
-                        if avx {
-                            super::run_block_avx2(&block, starts, order, x, &step)
-                        } else {
-                            super::run_block_portable(&block, starts, order, x, &step)
+                        match loop_ {
+                            0 => super::run_block_portable(&block, starts, order, x, &step),
+                            1 => super::run_block_avx2::<false>(&block, starts, order, x, &step),
+                            _ => super::run_block_avx2::<true>(&block, starts, order, x, &step),
                         }
                     };
                     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
                     (sq.to_bits(), bits(&p), bits(&q), bits(&bu), bits(&bi))
                 };
-                let (fast, portable) = (run(true), run(false));
-                assert!(fast == portable, "kp {kp}, segments {}", starts.len());
-                assert!(fast.1 != start.0.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+                let portable = run(0);
+                for loop_ in [1, 2] {
+                    assert!(
+                        run(loop_) == portable,
+                        "loop {loop_}, kp {kp}, segments {}",
+                        starts.len()
+                    );
+                }
+                assert!(portable.1 != start.0.iter().map(|x| x.to_bits()).collect::<Vec<_>>());
             }
         }
     }

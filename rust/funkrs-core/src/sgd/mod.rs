@@ -268,7 +268,17 @@ pub fn fit_with(
         }
     }
     let b = params.n_blocks.unwrap_or_else(|| grid_size(data));
-    let grid = par.install(|| Grid::new(data, b, params.seed, params.reshuffle, par.is_parallel()));
+    let layout = kernel::segment_layout(padded(params.n_factors));
+    let grid = par.install(|| {
+        Grid::new(
+            data,
+            b,
+            params.seed,
+            params.reshuffle,
+            layout,
+            par.is_parallel(),
+        )
+    });
     let mut state = State::new(data, params, &grid.relabel, par);
     let mut run = Run {
         data,
