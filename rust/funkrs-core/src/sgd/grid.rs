@@ -608,8 +608,6 @@ mod tests {
     use crate::rng::Rng;
     use crate::sgd::tests::low_rank;
 
-    /// The parallel scatter over several chunks gives the sequential one, and both are the
-    /// stable counting sort written out rating by rating, whatever the chunk size.
     /// Each segment alternates between its (up to four) users, keeping each user's order; the
     /// users are grouped four by four in input order (`Rank`) or by decreasing number of
     /// ratings (`ByCount`, segments in any order), and every rating is written once.
@@ -671,6 +669,8 @@ mod tests {
         }
     }
 
+    /// The parallel scatter over several chunks gives the sequential one, and both are the
+    /// stable counting sort written out rating by rating, whatever the chunk size.
     #[test]
     fn scatter_is_a_stable_sort_by_block_whatever_the_threads_and_chunks() {
         let (n_users, n_items, b) = (300usize, 200usize, 5usize);

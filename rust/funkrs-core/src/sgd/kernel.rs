@@ -49,11 +49,17 @@ const PREFETCH_AHEAD: usize = 8;
 /// floats it lost 19% at ML-25M shape (`benchmarks/sgd.py`, 74 → 60M updates/s).
 const FUSE_MIN_KP: usize = 64;
 
+/// Whether the AVX2 loop steps each rating in the pass of the next one's dot products at
+/// padded row length `kp` (the block loop and [`segment_layout`] decide by it).
+fn one_pass(kp: usize) -> bool {
+    kp >= FUSE_MIN_KP
+}
+
 /// The segment layout the block loop runs fastest on at padded row length `kp`: users grouped
 /// by number of ratings where the one-pass loop runs (it needs independent pairs), rank order
 /// elsewhere. It depends on `kp` alone, never on the CPU, so results do not either.
 pub(crate) fn segment_layout(kp: usize) -> Segments {
-    if kp >= FUSE_MIN_KP {
+    if one_pass(kp) {
         Segments::ByCount
     } else {
         Segments::Rank
@@ -484,11 +490,6 @@ unsafe fn run_block_avx2<const FUSE: bool>(
                 sq += f64::from(r0 * r0);
                 sq += f64::from(r1 * r1);
                 pending = Pending::Two(stepping(e0, r0), stepping(e1, r1));
-                if !FUSE {
-                    // SAFETY: as above.
-                    unsafe { advance_avx2::<0>(pending, [], s) };
-                    pending = Pending::None;
-                }
                 j += 2;
             } else {
                 if let Some(ahead) = seg.get(j + PREFETCH_AHEAD) {
@@ -500,12 +501,12 @@ unsafe fn run_block_avx2<const FUSE: bool>(
                 let r = bias(e, d);
                 sq += f64::from(r * r);
                 pending = Pending::One(stepping(e, r));
-                if !FUSE {
-                    // SAFETY: as above.
-                    unsafe { advance_avx2::<0>(pending, [], s) };
-                    pending = Pending::None;
-                }
                 j += 1;
+            }
+            if !FUSE {
+                // SAFETY: as above.
+                unsafe { advance_avx2::<0>(pending, [], s) };
+                pending = Pending::None;
             }
         }
         total += sq;
@@ -531,7 +532,7 @@ pub(crate) unsafe fn run_block(
         if crate::hint::has_avx2_fma() {
             // SAFETY: the CPU supports AVX2 and FMA; the rest is the caller's contract.
             return unsafe {
-                if s.kp >= FUSE_MIN_KP {
+                if one_pass(s.kp) {
                     run_block_avx2::<true>(block, starts, order, x, s)
                 } else {
                     run_block_avx2::<false>(block, starts, order, x, s)
