@@ -20,8 +20,8 @@ pub fn default_n_threads() -> usize {
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
 }
 
-/// Whether calls first put the pool's workers on separate CPUs ([`Pool::spread`]): yes unless
-/// `FUNKRS_SPREAD_WORKERS=0` (read once, at the first parallel call).
+/// Whether parallel sections first put the pool's workers on separate CPUs
+/// ([`Pool::spread`]): yes unless `FUNKRS_SPREAD_WORKERS=0` (read when the first pool is built).
 fn spread_workers() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
     *ON.get_or_init(|| std::env::var("FUNKRS_SPREAD_WORKERS").map_or(true, |v| v.trim() != "0"))
@@ -36,7 +36,7 @@ fn pool(n_threads: usize) -> Result<Arc<Pool>, FunkError> {
     if let Some(p) = pools.get(&n_threads) {
         return Ok(Arc::clone(p));
     }
-    let p = Arc::new(build_pool(n_threads)?);
+    let p = Arc::new(build_pool(n_threads)?.spreading(spread_workers()));
     pools.insert(n_threads, Arc::clone(&p));
     Ok(p)
 }
@@ -67,9 +67,6 @@ where
             return f(Par::Seq);
         }
         let p = pool(n)?;
-        if spread_workers() {
-            p.spread();
-        }
         f(Par::Pool(&p))
     })
     .map_err(|e| PyFunkErr(e).into())
