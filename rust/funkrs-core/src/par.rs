@@ -5,8 +5,9 @@
 //! calling thread. Pools come from [`build_pool`]; [`Pool::install`] puts the workers on
 //! separate CPUs before each parallel section it starts from outside the pool.
 
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use rayon::ThreadPool;
 
@@ -77,10 +78,22 @@ pub struct Pool {
     tids: Arc<[AtomicI32]>,
     /// Whether [`Pool::install`] calls [`Pool::spread`].
     spread: bool,
+    /// When the pool was built, and nanoseconds from then to the end of the last section
+    /// started from outside the pool (0: none yet).
+    born: Instant,
+    last_end: AtomicU64,
     /// How many times [`Pool::spread`] pinned a worker (tests check that sections spread).
     #[cfg(test)]
     placed: std::sync::atomic::AtomicUsize,
 }
+
+/// How long rayon's workers may idle before they may be asleep: an idle worker yields a few
+/// tens of times and then sleeps; *(probe)* an `install` + `broadcast` cost 7 µs while the
+/// pool had idled up to 10 µs and 12 µs from 20 µs on (the workers had to be woken).
+const SLEEP_AFTER: Duration = Duration::from_micros(10);
+
+/// [`SLEEP_AFTER`] in nanoseconds.
+const SLEEP_AFTER_NS: u64 = SLEEP_AFTER.as_nanos() as u64;
 
 impl std::ops::Deref for Pool {
     type Target = ThreadPool;
@@ -116,6 +129,8 @@ pub fn build_pool(n_threads: usize) -> Result<Pool, crate::FunkError> {
         rayon: built,
         tids,
         spread: true,
+        born: Instant::now(),
+        last_end: AtomicU64::new(0),
         #[cfg(test)]
         placed: std::sync::atomic::AtomicUsize::new(0),
     })
@@ -129,20 +144,29 @@ impl Pool {
         Pool { spread: on, ..self }
     }
 
-    /// Runs `f` inside the pool, as [`ThreadPool::install`]; called from outside the pool, it
-    /// first puts the workers on separate CPUs ([`Pool::spread`]).
+    /// Runs `f` inside the pool, as [`ThreadPool::install`]; called from outside the pool
+    /// when the workers may have fallen asleep (the pool has been idle for [`SLEEP_AFTER`] or
+    /// more), it first puts them on separate CPUs ([`Pool::spread`]).
     ///
-    /// Every parallel section, not only the first of a call: a fit runs one per epoch, and
-    /// the workers fall asleep between them (rayon puts an idle worker to sleep after a few
-    /// tens of yields: 10-20 µs here, measured as the cost of a call rising from 7 to 12 µs).
-    /// Spread once per call, a two-thread MovieLens-small fit that came after a busy second
-    /// of Python (Surprise) had its first epoch take 2.0 ms instead of 1.05 and its second
-    /// 1.45 instead of 0.97; spread at every section, 1.10 and 1.01.
+    /// Any section, not only the first of a call: a fit's setup runs several sections with
+    /// sequential work between them, long enough for the workers to fall asleep. Spread once
+    /// per call, a two-thread MovieLens-small fit that came after a busy second of Python
+    /// (Surprise) had its first epoch take 2.0 ms instead of 1.05 and its second 1.45
+    /// instead of 0.97; spread before every section, 1.10 and 1.01. But the epochs follow
+    /// one another 1.6 µs apart (median), the workers still awake, and there a spread (13 µs
+    /// median) only costs.
     pub fn install<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        if self.spread {
+        if self.rayon.current_thread_index().is_some() {
+            return self.rayon.install(f);
+        }
+        let now = || u64::try_from(self.born.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        let last = self.last_end.load(Ordering::Relaxed);
+        if self.spread && (last == 0 || now().saturating_sub(last) >= SLEEP_AFTER_NS) {
             self.spread();
         }
-        self.rayon.install(f)
+        let out = self.rayon.install(f);
+        self.last_end.store(now(), Ordering::Relaxed);
+        out
     }
 
     /// Makes the workers wake up on separate CPUs for the next job from outside the pool,
@@ -308,9 +332,10 @@ mod tests {
         }
     }
 
-    /// Every section started from outside a pool that fills the machine spreads the workers
-    /// (not only the first of a burst), sections started from inside the pool do not, nor
-    /// do any once spreading is off; and no worker stays pinned after a section.
+    /// Every section started from outside a pool that fills the machine after the workers
+    /// may have fallen asleep spreads them (not only the first of a call), sections started
+    /// from inside the pool do not, nor do any once spreading is off; and no worker stays
+    /// pinned after a section.
     #[test]
     fn install_spreads_before_every_section_from_outside() {
         let Some(allowed) = affinity::current() else {
@@ -323,10 +348,13 @@ mod tests {
         let pool = build_pool(n_cpus).unwrap();
         pool.broadcast(|_| ()); // every worker has recorded its id
         let placed = || pool.placed.load(super::Ordering::Relaxed);
+        let idle = || std::thread::sleep(super::SLEEP_AFTER * 100);
         for round in 1..=3 {
+            idle();
             pool.install(|| ());
             assert_eq!(placed(), round);
         }
+        idle();
         pool.install(|| pool.install(|| ()));
         assert_eq!(placed(), 4, "a nested section spread again");
         let masks = pool.broadcast(|_| affinity::current().map(|m| affinity::cpus(&m)));
@@ -335,6 +363,7 @@ mod tests {
             .all(|m| m.as_ref() == Some(&affinity::cpus(&allowed))));
         let off = build_pool(n_cpus).unwrap().spreading(false);
         off.broadcast(|_| ());
+        idle();
         off.install(|| ());
         assert_eq!(off.placed.load(super::Ordering::Relaxed), 0);
     }
