@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _host import steal_seconds
 
 import funkrs
 
@@ -214,12 +215,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         trainset, testset = surprise_sets(train_df, test_df)
         print(f"Surprise {surprise.__version__}, funkrs {_funkrs_version()}")
     rows: list[Row] = []
+    # Per config, the steal time (CPU time the hypervisor gave to other guests) of each repeat.
+    steal: dict[str, list[float]] = {}
     configs = [c for c in CONFIGS if c.name in args.configs]
     for cfg in configs:
         print(f"\n[{cfg.name}] {cfg.note}", flush=True)
         s_row: Row | None = None
         f_rows: dict[int, Row | None] = dict.fromkeys(args.threads)
         for rep in range(args.repeats):
+            steal0 = steal_seconds()
             # Alternate the libraries inside every repeat so that load on the shared
             # machine hits both alike.
             if use_surprise and cfg.surprise is not None:
@@ -246,6 +250,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 row.fit_seconds.append(sec)
                 row.epoch_seconds.append(float(sum(model.history_["seconds"].to_list())))
                 print(f" | funkrs t={t} {sec:7.3f} s", end="", flush=True)
+            steal1 = steal_seconds()
+            if steal0 is not None and steal1 is not None:
+                steal.setdefault(cfg.name, []).append(steal1 - steal0)
+                print(f" | steal {steal1 - steal0:5.2f} s", end="")
             print()
         for seed in range(args.rmse_seeds):
             if s_row is not None:
@@ -266,7 +274,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         algo, sec = timed(lambda: BaselineOnly(verbose=False).fit(trainset))
         rmse, mae = surprise_scores(algo, testset)
         baseline = {"rmse": rmse, "mae": mae, "fit_seconds": sec}
-    return {"rows": rows, "baseline": baseline}
+    return {"rows": rows, "baseline": baseline, "steal": steal}
 
 
 def _funkrs_version() -> str:
@@ -327,6 +335,15 @@ def report(args: argparse.Namespace, res: dict[str, Any]) -> dict[str, Any]:
         "  epochs s: funkrs' median sum of the per-epoch seconds in history_ (the SGD alone; "
         "fit s adds setup and the Python side)"
     )
+    if res["steal"]:
+        print(
+            "  steal (CPU time the hypervisor gave to other guests, /proc/stat) per repeat: "
+            + "; ".join(
+                f"{name} total {sum(v):.2f} s, max {max(v):.2f} s"
+                for name, v in res["steal"].items()
+            )
+            + " (above 0, other tenants took CPU time during the timed fits)"
+        )
     seeded = [r for r in rows if r.seed_rmse]
     if seeded:
         print(f"\nRMSE over seeds 0..{args.rmse_seeds - 1} (untimed fits; seed noise):")
@@ -364,6 +381,7 @@ def report(args: argparse.Namespace, res: dict[str, Any]) -> dict[str, Any]:
         "seed": args.seed,
         "rows": out_rows,
         "surprise_baseline_only": res["baseline"],
+        "steal_seconds_per_repeat": res["steal"] or None,
     }
 
 

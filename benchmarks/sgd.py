@@ -45,6 +45,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from _host import steal_seconds
+
 SHAPES = {
     "ml25m": (162_541, 59_047, 25_000_000),
     "netflix": (480_189, 17_770, 100_000_000),
@@ -114,16 +116,6 @@ def proc_status_kb(field: str) -> int | None:
     except OSError:
         pass
     return None
-
-
-def steal_seconds() -> float | None:
-    """CPU time the hypervisor gave to other guests so far (``steal`` in /proc/stat)."""
-    try:
-        with open("/proc/stat") as fh:
-            fields = fh.readline().split()
-        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
 
 
 def reset_peak_rss() -> bool:
