@@ -145,8 +145,8 @@ impl Pool {
     }
 
     /// Runs `f` inside the pool, as [`ThreadPool::install`]; called from outside the pool
-    /// when the workers may have fallen asleep (the pool has been idle for [`SLEEP_AFTER`] or
-    /// more), it first puts them on separate CPUs ([`Pool::spread`]).
+    /// when the workers may have fallen asleep (the pool has been idle for 10 µs or more,
+    /// `SLEEP_AFTER`), it first puts them on separate CPUs ([`Pool::spread`]).
     ///
     /// Any section, not only the first of a call: a fit's setup runs several sections with
     /// sequential work between them, long enough for the workers to fall asleep. Spread once
@@ -182,9 +182,10 @@ impl Pool {
     /// affinity back to every CPU the caller may use: the pinning lasts until the worker
     /// runs. The second worker then started after 0.07 ms.
     ///
-    /// It costs two system calls per worker and one in the caller (a few µs on two workers,
-    /// next to the 7-12 µs that waking the pool costs anyway). From inside the pool it does
-    /// nothing. Best effort: a failed system call leaves the placement to the scheduler.
+    /// It costs two system calls per worker and one in the caller, plus a broadcast job: 13 µs
+    /// median on two workers *(probe)*, hence [`Pool::install`] calls it only when the
+    /// workers may be asleep. From inside the pool it does nothing. Best effort: a failed
+    /// system call leaves the placement to the scheduler.
     pub fn spread(&self) {
         if self.rayon.current_thread_index().is_some() {
             return;
