@@ -229,18 +229,24 @@ fn segments<'a>(
     whole.into_iter().chain(parts)
 }
 
-/// Prefetches every cache line of the item row of `e` (16 floats per line; the row need not
-/// be line-aligned, hence the last float too).
+/// Prefetches every other cache line of the item row of `e` and its last float (a row need
+/// not be line-aligned), leaving the lines between to the hardware's own prefetcher.
 ///
 /// The user row is left to the cache: a segment alternates four users (see
 /// [`super::grid::Grid`]), so their rows stay in L1 while their ratings stream past, and
 /// prefetches of them only took load slots from the kernel. Item rows by contrast are drawn
-/// at random from the whole item group. Dropping the user row's prefetches, measured with the
-/// builds alternated (medians, `/tmp` probe of back-to-back fits and `benchmarks/sgd.py
-/// --model biased --repeats 2`): MovieLens small, k = 100, 20 epochs, 38.1 → 37.4 ms of
-/// epochs on one thread, 19.9 → 19.5 ms on two; ML-25M shape, k = 32, 73.5-75.0M → 76.3-76.5M
-/// updates/s on one thread, 143.9-152.7M → 150.5-156.8M on two. No prefetch at all: 65.6-67.7M
-/// at ML-25M shape on one thread (10% slower), 36.6 ms at MovieLens small (2% faster).
+/// at random from the whole item group. Measured on this machine's AMD EPYC (2 cores), builds
+/// alternated, medians (`/tmp` probe of back-to-back fits; `benchmarks/sgd.py --model biased
+/// --repeats 2`):
+/// - both rows, every line (until the tenth session) → the item row only, every line:
+///   MovieLens small, k = 100, 20 epochs, 38.1 → 37.4 ms of epochs on one thread, 19.9 →
+///   19.5 ms on two; ML-25M shape, k = 32, 73.5-75.0M → 76.3-76.5M updates/s on one thread,
+///   143.9-152.7M → 150.5-156.8M on two;
+/// - → every other line of the item row: MovieLens small 37.2-37.5 → 36.0-36.4 ms on one
+///   thread, 19.4-19.6 → 19.0-19.2 ms on two (at k = 32 a row is two lines, both still
+///   fetched);
+/// - no prefetch at all: 65.6-67.7M updates/s at ML-25M shape on one thread (10% slower),
+///   36.4-36.9 ms at MovieLens small.
 #[inline(always)]
 #[allow(clippy::inline_always)] // the SGD inner loop
 fn fetch(x: Params, kp: usize, e: &Entry) {
@@ -248,7 +254,7 @@ fn fetch(x: Params, kp: usize, e: &Entry) {
     let mut off = 0;
     while off < kp {
         prefetch(qa.wrapping_add(off));
-        off += 16;
+        off += 32;
     }
     prefetch(qa.wrapping_add(kp - 1));
 }
