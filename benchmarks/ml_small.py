@@ -81,6 +81,9 @@ class Row:
     mae: float
     fit_seconds: list[float] = field(default_factory=list)
     epoch_seconds: list[float] = field(default_factory=list)  # funkrs: sum of history_ seconds
+    # Process CPU time / wall time of each timed fit (all threads; about the number of busy
+    # threads, rayon's waiting workers included).
+    cpu_per_wall: list[float] = field(default_factory=list)
     seed_rmse: list[float] = field(default_factory=list)
 
     @property
@@ -183,11 +186,14 @@ def surprise_sets(train_df: Any, test_df: Any) -> tuple[Any, list[tuple[Any, Any
 
 
 # -- fitting ---------------------------------------------------------------------------------
-def timed(fit: Any) -> tuple[Any, float]:
+def timed(fit: Any) -> tuple[Any, float, float]:
+    """``fit()``'s result, its wall time and the process CPU time / wall time during it."""
     gc.collect()
+    cpu0 = time.process_time()
     start = time.perf_counter()
     out = fit()
-    return out, time.perf_counter() - start
+    wall = time.perf_counter() - start
+    return out, wall, (time.process_time() - cpu0) / wall
 
 
 def surprise_scores(algo: Any, testset: Any) -> tuple[float, float]:
@@ -229,7 +235,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             if use_surprise and cfg.surprise is not None:
                 from surprise import SVD
 
-                algo, sec = timed(
+                algo, sec, _ = timed(
                     lambda cfg=cfg: SVD(random_state=args.seed, **cfg.surprise).fit(trainset)
                 )
                 if s_row is None:
@@ -242,14 +248,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 model = funkrs.MatrixFactorization(
                     random_state=args.seed, n_threads=t, **cfg.funkrs
                 )
-                model, sec = timed(lambda model=model: model.fit(train))
+                model, sec, cpu = timed(lambda model=model: model.fit(train))
                 row = f_rows[t]
                 if row is None:
                     m = funkrs.evaluate(model, test)
                     row = f_rows[t] = Row(cfg.name, "funkrs", t, m["rmse"], m["mae"])
                 row.fit_seconds.append(sec)
                 row.epoch_seconds.append(float(sum(model.history_["seconds"].to_list())))
-                print(f" | funkrs t={t} {sec:7.3f} s", end="", flush=True)
+                row.cpu_per_wall.append(cpu)
+                print(f" | funkrs t={t} {sec:7.3f} s cpu/wall {cpu:4.2f}", end="", flush=True)
             steal1 = steal_seconds()
             if steal0 is not None and steal1 is not None:
                 steal.setdefault(cfg.name, []).append(steal1 - steal0)
@@ -271,7 +278,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if use_surprise:
         from surprise import BaselineOnly
 
-        algo, sec = timed(lambda: BaselineOnly(verbose=False).fit(trainset))
+        algo, sec, _ = timed(lambda: BaselineOnly(verbose=False).fit(trainset))
         rmse, mae = surprise_scores(algo, testset)
         baseline = {"rmse": rmse, "mae": mae, "fit_seconds": sec}
     return {"rows": rows, "baseline": baseline, "steal": steal}
@@ -320,6 +327,7 @@ def report(args: argparse.Namespace, res: dict[str, Any]) -> dict[str, Any]:
                 "fit_seconds": r.fit_seconds,
                 "fit_seconds_median": r.median,
                 "epoch_seconds_sum": r.epoch_seconds or None,
+                "cpu_per_wall": r.cpu_per_wall or None,
                 "rmse_over_seeds": r.seed_rmse or None,
                 "speedup_vs_surprise": ratio,
                 "rmse_minus_surprise": delta,
@@ -335,6 +343,17 @@ def report(args: argparse.Namespace, res: dict[str, Any]) -> dict[str, Any]:
         "  epochs s: funkrs' median sum of the per-epoch seconds in history_ (the SGD alone; "
         "fit s adds setup and the Python side)"
     )
+    cpu_rows = [r for r in rows if r.cpu_per_wall]
+    if cpu_rows:
+        print(
+            "  cpu/wall (process CPU time / wall time of a fit, per repeat above), median: "
+            + "; ".join(
+                f"{r.config} t={r.threads} {statistics.median(r.cpu_per_wall):.2f}"
+                for r in cpu_rows
+            )
+            + " (two threads near 1: the second did not run; near 2 while the fit is slow:"
+            " both ran, slower)"
+        )
     if res["steal"]:
         print(
             "  steal (CPU time the hypervisor gave to other guests, /proc/stat) per repeat: "
