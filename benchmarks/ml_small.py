@@ -13,6 +13,8 @@ For every configuration it prints test RMSE and MAE on both sides and the median
 alternately in the same run, with the Surprise/funkrs ratio. Surprise is single-threaded;
 funkrs is timed at every thread count of ``--threads``. ``--rmse-seeds N`` also fits both sides
 with seeds ``0..N-1`` (untimed) to show how much of an RMSE difference is seed noise.
+Every repeat line also gives each funkrs fit's process CPU time per wall time and the steal
+time of the repeat (what the host took), to tell a slow run's cause.
 
     python benchmarks/ml_small.py --repeats 5 --threads 1,2 --json benchmarks/results/ml_small.json
 """
