@@ -38,7 +38,7 @@ pub(crate) struct Params {
     pub bi: *mut f32,
 }
 
-/// How many ratings ahead the loop prefetches factor rows.
+/// How many ratings ahead the loop prefetches the item row ([`fetch`]).
 const PREFETCH_AHEAD: usize = 8;
 
 /// Shortest padded row for which the AVX2 loop steps each rating in the pass of the next
