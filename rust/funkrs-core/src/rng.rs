@@ -69,7 +69,7 @@ impl Rng {
         ((u128::from(self.next_u64()) * u128::from(n)) >> 64) as u64
     }
 
-    /// Fills `out` with draws from `N(mean, std²)` (ziggurat method, see [`Ziggurat`]): two
+    /// Fills `out` with draws from `N(mean, std²)` (ziggurat method, see `Ziggurat`): two
     /// draws from each 64-bit output, the low half first.
     ///
     /// The generator's state stays in locals while both draws of a word fall inside their

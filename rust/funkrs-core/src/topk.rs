@@ -78,7 +78,7 @@ const TARGET_BLOCK: usize = 512;
 ///
 /// Scores are computed as a cache-blocked matrix product: the candidate targets are packed
 /// once into panels of 8 (`k × 8` floats, lane-contiguous), each parallel task takes
-/// [`QUERY_BLOCK`] queries and walks the panels block by block, scoring [`QUERY_TILE`]
+/// `QUERY_BLOCK` queries and walks the panels block by block, scoring `QUERY_TILE`
 /// queries per panel load, and keeps a bounded heap per query. A candidate is checked
 /// against the exclusion list only when it would enter the heap. Memory beyond the output
 /// is the packed panel (one copy of the candidate vectors) plus O(threads · n) heaps.
