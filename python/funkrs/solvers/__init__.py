@@ -168,6 +168,8 @@ _KNOWN: dict[str, str] = {
     "funk-sgd": "funkrs.solvers._sgd:FunkSGD",
     "exact-svd": "funkrs.solvers._svd:ExactSVD",
     "imputed-svd": "funkrs.solvers._svd:ImputedSVD",
+    "baseline": "funkrs.solvers._reference:Baseline",
+    "popularity": "funkrs.solvers._reference:Popularity",
 }
 _REGISTRY: dict[str, type[Any]] = {}
 _entry_points_loaded = False
