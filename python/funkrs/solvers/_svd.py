@@ -26,21 +26,26 @@ if TYPE_CHECKING:
 
 __all__ = ["DENSE_THRESHOLD", "ExactSVD", "ImputedSVD"]
 
-Fill = Literal["item", "user", "global"]
+Fill = Literal["item", "user", "global", "zero"]
 Path = Literal["auto", "dense", "implicit"]
 
 #: ``imputed-svd`` builds the dense filled matrix when ``n_users · n_items`` is at most this
 #: (20 million cells, 160 MB of float64); above it, the implicit path is used.
 DENSE_THRESHOLD = 20_000_000
 
-_FILLS = ("item", "user", "global")
+_FILLS = ("item", "user", "global", "zero")
 
 
 def fill_vectors(ratings: Ratings, fill: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(a, b)`` such that the filled matrix is ``S + a bᵀ`` (see :class:`ImputedSVD`)."""
+    """``(a, b)`` such that the filled matrix is ``S + a bᵀ`` (see :class:`ImputedSVD`).
+
+    ``fill="zero"`` gives ``a = 0, b = 0``: the matrix is the observed ratings alone.
+    """
     if fill not in _FILLS:
-        raise ValueError(f"fill must be 'item', 'user' or 'global', got {fill!r}")
+        raise ValueError(f"fill must be 'item', 'user', 'global' or 'zero', got {fill!r}")
     m, n = ratings.n_users, ratings.n_items
+    if fill == "zero":
+        return np.zeros(m), np.zeros(n)
     values = ratings.values.astype(np.float64)
     mu = float(values.mean())
     if fill == "global":
@@ -91,9 +96,10 @@ class ExactSVD:
 
     Parameters
     ----------
-    fill : {"item", "user", "global"}, optional
-        Fill missing cells with the item, user or global mean first (then this is the dense
-        path of ``imputed-svd``). Without it an incomplete matrix is an error.
+    fill : {"item", "user", "global", "zero"}, optional
+        Fill missing cells with the item, user or global mean, or with zero, first (then
+        this is the dense path of ``imputed-svd``). Without it an incomplete matrix is an
+        error.
     method : {"gram", "direct"}
         Passed to :func:`funkrs.linalg.svd`.
     """
@@ -102,7 +108,7 @@ class ExactSVD:
 
     def __init__(self, *, fill: Fill | None = None, method: str = "gram") -> None:
         if fill is not None and fill not in _FILLS:
-            raise ValueError(f"fill must be None, 'item', 'user' or 'global', got {fill!r}")
+            raise ValueError(f"fill must be None, 'item', 'user', 'global' or 'zero', got {fill!r}")
         self.fill = fill
         self.method = method
 
@@ -145,10 +151,19 @@ class ExactSVD:
 class ImputedSVD:
     """Mean-imputed truncated SVD (``solver="imputed-svd"``).
 
-    Missing cells are filled with the item mean (default), the user mean or the global mean,
-    and the filled matrix ``X`` gets a rank-``n_factors`` SVD (factors as in the module
+    Missing cells are filled with the item mean (default), the user mean, the global mean or
+    zero, and the filled matrix ``X`` gets a rank-``n_factors`` SVD (factors as in the module
     documentation). ``X = S + a bᵀ``, where ``S`` is sparse (observed rating minus fill) and
-    ``a bᵀ`` is the rank-one fill (item means: ``a = 1, b = μ_item``).
+    ``a bᵀ`` is the rank-one fill (item means: ``a = 1, b = μ_item``; zero: ``a = 0, b = 0``).
+
+    ``fill="zero"`` is PureSVD (Cremonesi, Koren and Turrin, 2010): a missing rating counts
+    as 0, so ``X`` is the sparse rating matrix itself and ``p_u · q_i`` is a relevance score
+    for ranking rather than a rating. It is small for the many items a user's few ratings
+    say little about, so ``predict`` mostly returns values below the rating scale (clipped to
+    its low end), while :meth:`~funkrs.MatrixFactorization.recommend` favours items that are
+    both popular and aligned with the user's ratings. The model is unbiased like the other
+    fills (``global_mean``, the mean training rating, is only the fallback for unknown users
+    and items).
 
     Two paths give the same answer:
 
@@ -180,8 +195,8 @@ class ImputedSVD:
 
     Parameters
     ----------
-    fill : {"item", "user", "global"}
-        Which mean fills the missing cells.
+    fill : {"item", "user", "global", "zero"}
+        What fills the missing cells: the item, user or global mean, or zero (PureSVD).
     path : {"auto", "dense", "implicit"}
         Force a path; ``"auto"`` chooses by ``dense_threshold``.
     dense_threshold : int
@@ -227,7 +242,7 @@ class ImputedSVD:
         max_basis: int | None = None,
     ) -> None:
         if fill not in _FILLS:
-            raise ValueError(f"fill must be 'item', 'user' or 'global', got {fill!r}")
+            raise ValueError(f"fill must be 'item', 'user', 'global' or 'zero', got {fill!r}")
         if path not in ("auto", "dense", "implicit"):
             raise ValueError(f"path must be 'auto', 'dense' or 'implicit', got {path!r}")
         for key, value in (("oversample", oversample), ("max_iter", max_iter)):
