@@ -322,19 +322,12 @@ def run_one(d: Data, args: argparse.Namespace, use_surprise: bool) -> DataResult
     model = funkrs.MatrixFactorization(
         random_state=args.seed, solver_options=args.funkrs_options or None
     )
-    model, sec = timed(lambda: model.fit(d.train))
-    m = funkrs.evaluate(model, d.test, metrics=metrics, threshold=d.threshold)
-    check = scorer.ndcg(funkrs_scores(model))
-    res.rows.append(
-        Result(
-            "funkrs defaults",
-            m["rmse"],
-            m[f"ndcg@{K}"],
-            sec,
-            f"{model.n_iter_} epochs; this script's scorer: ndcg {check:.4f}",
-        )
-    )
-    res.summary["ndcg_scorer_check"] = check
+    f = fit_funkrs("funkrs defaults", model, d, metrics)
+    res.rows.append(f)
+    if f.rmse is not None:
+        check = scorer.ndcg(funkrs_scores(model))
+        f.note = f"{model.n_iter_} epochs; this script's scorer: ndcg {check:.4f}"
+        res.summary["ndcg_scorer_check"] = check
 
     sdata = None
     if use_surprise:
@@ -348,9 +341,9 @@ def run_one(d: Data, args: argparse.Namespace, use_surprise: bool) -> DataResult
 
     if "baseline" in funkrs.solvers.available():
         b = funkrs.MatrixFactorization(solver="baseline", random_state=args.seed)
-        b, sec = timed(lambda: b.fit(d.train))
-        mb = funkrs.evaluate(b, d.test, metrics=metrics, threshold=d.threshold)
-        res.rows.append(Result("baseline", mb["rmse"], mb[f"ndcg@{K}"], sec, "funkrs 'baseline'"))
+        row = fit_funkrs("baseline", b, d, metrics)
+        row.note = row.note or "funkrs 'baseline'"
+        res.rows.append(row)
     elif use_surprise or _surprise_version() is not None:
         from surprise import BaselineOnly
 
@@ -377,27 +370,39 @@ def run_one(d: Data, args: argparse.Namespace, use_surprise: bool) -> DataResult
     pop = scorer.ndcg(lambda users: np.broadcast_to(counts, (len(users), len(counts))))
     res.rows.append(Result("most rated", None, pop, None, "ndcg only: items by training count"))
 
-    f = res.get("funkrs defaults")
     s = res.get("surprise SVD()")
     base = res.get("baseline")
-    assert f is not None
-    assert f.rmse is not None
     out = res.summary
     out["funkrs_rmse"] = f.rmse
     out["funkrs_ndcg"] = f.ndcg
+    out["funkrs_failed"] = f.rmse is None
+    # A failed fit (e.g. diverged) loses every comparison.
+    f_rmse = math.inf if f.rmse is None else f.rmse
     out["global_mean_rmse"] = gm
-    out["funkrs_le_global_mean"] = f.rmse <= gm
+    out["funkrs_le_global_mean"] = f_rmse <= gm
     if s is not None and s.rmse is not None:
         out["surprise_rmse"] = s.rmse
-        out["ratio_funkrs_surprise"] = f.rmse / s.rmse
-        out["funkrs_le_surprise"] = f.rmse <= s.rmse
+        out["ratio_funkrs_surprise"] = None if f.rmse is None else f.rmse / s.rmse
+        out["funkrs_le_surprise"] = f_rmse <= s.rmse
         if d.dense_continuous:
-            out["dense_3pct_below_surprise"] = f.rmse / s.rmse <= DENSE_TARGET
+            out["dense_3pct_below_surprise"] = f_rmse / s.rmse <= DENSE_TARGET
     if base is not None and base.rmse is not None:
         out["baseline_rmse"] = base.rmse
         out["baseline_source"] = base.note
-        out["funkrs_le_baseline"] = f.rmse <= base.rmse
+        out["funkrs_le_baseline"] = f_rmse <= base.rmse
     return res
+
+
+def fit_funkrs(
+    label: str, model: funkrs.MatrixFactorization, d: Data, metrics: list[str]
+) -> Result:
+    """Fit and score a funkrs model; a fit that raises (e.g. diverges) gives a row saying so."""
+    try:
+        model, sec = timed(lambda: model.fit(d.train))
+    except funkrs.exceptions.FunkrsError as exc:
+        return Result(label, None, None, None, f"FAILED: {type(exc).__name__}: {exc}")
+    m = funkrs.evaluate(model, d.test, metrics=metrics, threshold=d.threshold)
+    return Result(label, m["rmse"], m[f"ndcg@{K}"], sec)
 
 
 # -- report ----------------------------------------------------------------------------------
@@ -421,7 +426,7 @@ def print_rows(res: DataResult) -> None:
     s = res.summary
     parts = []
     if "ratio_funkrs_surprise" in s:
-        parts.append(f"funkrs/Surprise RMSE {s['ratio_funkrs_surprise']:.4f}")
+        parts.append(f"funkrs/Surprise RMSE {_fmt(s['ratio_funkrs_surprise'], '.4f')}")
         parts.append(f"funkrs <= Surprise: {_yes(s['funkrs_le_surprise'])}")
     if "funkrs_le_baseline" in s:
         parts.append(f"funkrs <= baseline: {_yes(s['funkrs_le_baseline'])}")
@@ -459,24 +464,32 @@ def print_summary(results: list[DataResult]) -> None:
             f"{_fmt(ndcg('funkrs defaults'), '7.4f'):>7} {_fmt(ndcg('surprise SVD()'), '7.4f'):>7} "
             f"{_fmt(ndcg('most rated'), '8.4f'):>8}"
         )
-    losses = [
-        f"{r.data} ({'global mean' if not r.summary['funkrs_le_global_mean'] else 'baseline'})"
-        for r in results
-        if not r.summary["funkrs_le_global_mean"] or r.summary.get("funkrs_le_baseline") is False
-    ]
+    losses = []
+    for r in results:
+        if r.summary["funkrs_failed"]:
+            losses.append(f"{r.data} (the fit failed)")
+        elif not r.summary["funkrs_le_global_mean"]:
+            losses.append(f"{r.data} (global mean)")
+        elif r.summary.get("funkrs_le_baseline") is False:
+            losses.append(f"{r.data} (baseline)")
     print("funkrs loses to the global mean or the baseline on: " + (", ".join(losses) or "none"))
     dense = [r for r in results if "dense_3pct_below_surprise" in r.summary]
     for r in dense:
         ok = r.summary["dense_3pct_below_surprise"]
         print(
             f"{r.data}: funkrs >= 3% below Surprise: {'PASS' if ok else 'FAIL'} "
-            f"(ratio {r.summary['ratio_funkrs_surprise']:.4f})"
+            f"(ratio {_fmt(r.summary['ratio_funkrs_surprise'], '.4f')})"
         )
-    gaps = [abs(r.summary["ndcg_scorer_check"] - r.summary["funkrs_ndcg"]) for r in results]
-    print(
-        f"ndcg scorer check: largest |funkrs.evaluate − this script's scorer| on funkrs' "
-        f"factors {max(gaps):.2e} (ties broken differently can make it non-zero)"
-    )
+    gaps = [
+        abs(r.summary["ndcg_scorer_check"] - r.summary["funkrs_ndcg"])
+        for r in results
+        if "ndcg_scorer_check" in r.summary
+    ]
+    if gaps:
+        print(
+            f"ndcg scorer check: largest |funkrs.evaluate − this script's scorer| on funkrs' "
+            f"factors {max(gaps):.2e} (ties broken differently can make it non-zero)"
+        )
 
 
 def git_commit() -> str:
