@@ -159,9 +159,10 @@ class ImputedSVD:
     ``fill="zero"`` is PureSVD (Cremonesi, Koren and Turrin, 2010): a missing rating counts
     as 0, so ``X`` is the sparse rating matrix itself and ``p_u · q_i`` is a relevance score
     for ranking rather than a rating. It is small for the many items a user's few ratings
-    say little about, so ``predict`` mostly returns values below the rating scale (clipped to
-    its low end), while :meth:`~funkrs.MatrixFactorization.recommend` favours items that are
-    both popular and aligned with the user's ratings. The model is unbiased like the other
+    say little about, so ``predict`` returns values well below the ratings, many of them
+    below the rating scale (clipped to its low end), while
+    :meth:`~funkrs.MatrixFactorization.recommend` favours items that are both popular and
+    aligned with the user's ratings. The model is unbiased like the other
     fills (``global_mean``, the mean training rating, is only the fallback for unknown users
     and items).
 
