@@ -31,6 +31,8 @@ def sgd_fit(
     n_blocks: int | None = None,
     reshuffle: bool = False,
     schedule: str = "joint",
+    negatives: float = 0.0,
+    negative_target: float = 0.0,
     validation: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]
     | None = None,
     clip: tuple[float, float] | None = None,

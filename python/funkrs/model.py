@@ -123,12 +123,23 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
     def surprise_defaults(cls, **params: Any) -> MatrixFactorization:
         """An estimator with Surprise's ``SVD()`` defaults; ``params`` override any of them.
 
+        With funk-sgd this also trains on the raw rating values, as Surprise does
+        (``solver_options={"standardize": False}``, merged into any ``solver_options``
+        given), so Surprise's ``lr`` and ``reg`` keep their meaning.
+
         Examples
         --------
-        >>> MatrixFactorization.surprise_defaults(random_state=0)
-        MatrixFactorization(n_epochs=20, lr=0.005, reg=0.02, random_state=0)
+        >>> MatrixFactorization.surprise_defaults(random_state=0)  # doctest: +NORMALIZE_WHITESPACE
+        MatrixFactorization(lr=0.005, reg=0.02, random_state=0,
+                            solver_options={'standardize': False})
         """
-        return cls(**{**cls.SURPRISE_DEFAULTS, **params})
+        merged = {**cls.SURPRISE_DEFAULTS, **params}
+        if merged.get("solver", "funk-sgd") == "funk-sgd":
+            merged["solver_options"] = {
+                "standardize": False,
+                **(params.get("solver_options") or {}),
+            }
+        return cls(**merged)
 
     # -- fitting ----------------------------------------------------------------------------
     def fit(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
@@ -12,7 +14,7 @@ from funkrs.solvers import EpochCallback, Factors, FitParams, ValidationSet
 if TYPE_CHECKING:
     from funkrs._ratings import Ratings
 
-__all__ = ["FunkSGD"]
+__all__ = ["FunkSGD", "Units"]
 
 
 class FunkSGD:
@@ -50,9 +52,45 @@ class FunkSGD:
         drawn once; epochs differ by their seeded order of strata. ``reshuffle=True`` draws a
         fresh order of users in every block every epoch, which costs throughput (the ratings
         are no longer streamed in memory order).
+    objective : {"rating", "ranking"}
+        ``"rating"`` fits the observed ratings (least squares, as Surprise). ``"ranking"`` also
+        trains, every epoch, ``negatives`` freshly sampled unobserved pairs per rating (same
+        user, item drawn uniformly among the ones the user did not rate) towards
+        ``negative_target``: Steck's treatment of missing ratings as low ones with a small
+        weight, which puts items people rarely choose below the ones they do. Its lists rank
+        far better, its rating predictions are biased low (see
+        :meth:`funkrs.MatrixFactorization.for_top_n`).
+    negatives : float
+        Unobserved pairs sampled per rating and epoch with ``objective="ranking"``.
+    negative_target : float, optional
+        The value those pairs are trained towards, in the ratings' units; None (default) is
+        the low end of the rating scale.
+    early_stopping : bool or "auto"
+        Hold out ``validation_fraction`` of the training ratings (drawn from the seed; every
+        user's and item's first rating in that draw stays in training), train on the rest,
+        stop after ``n_iter_no_change`` epochs without a lower held-out RMSE and keep the
+        best epoch's parameters (scikit-learn's ``early_stopping``). ``"auto"`` turns it on
+        when the data has at least ``AUTO_MIN_RATINGS`` ratings. Ignored when ``fit`` is
+        given ``validation`` ratings (then ``patience`` decides). ``history_`` records the
+        held-out RMSE of every epoch and ``best_epoch_`` the epoch kept.
+    validation_fraction : float
+        Share of the training ratings held out for ``early_stopping``, in ``(0, 1)``.
+    n_iter_no_change : int
+        Epochs without improvement before ``early_stopping`` stops.
+    standardize : bool
+        Train in standardised units (the default): the ratings are centred on their mean
+        ``c`` and divided by their standard deviation ``s`` (unbiased models: no centring,
+        ``s`` is the root mean square), so ``lr``, ``reg``, ``init_std`` and ``min_delta``
+        mean the same on a 1–5, a 0–100 or a −10..10 scale. The fitted parameters are
+        mapped back exactly (``μ = c + s·μ'``, ``b = s·b'``, ``p = √s·p'``, ``q = √s·q'``),
+        so predictions, the fitted attributes, saved models and the history's RMSEs are in
+        the ratings' own units. ``False`` trains on the raw values, as Surprise does
+        (:meth:`funkrs.MatrixFactorization.surprise_defaults` sets it).
     """
 
     name: ClassVar[str] = "funk-sgd"
+    #: ``early_stopping="auto"`` holds out ratings only from this many ratings on.
+    AUTO_MIN_RATINGS: ClassVar[int] = 0
 
     def __init__(
         self,
@@ -64,6 +102,13 @@ class FunkSGD:
         min_delta: float = 0.0,
         n_blocks: int | None = None,
         reshuffle: bool = False,
+        objective: Literal["rating", "ranking"] = "rating",
+        negatives: float = 4.0,
+        negative_target: float | None = None,
+        early_stopping: bool | Literal["auto"] = False,
+        validation_fraction: float = 0.1,
+        n_iter_no_change: int = 2,
+        standardize: bool = True,
     ) -> None:
         self.init_mean = float(init_mean)
         self.lr_decay = float(lr_decay)
@@ -74,6 +119,32 @@ class FunkSGD:
         self.min_delta = float(min_delta)
         self.n_blocks = _positive_or_none("n_blocks", n_blocks)
         self.reshuffle = bool(reshuffle)
+        if objective not in ("rating", "ranking"):
+            raise ValueError(f"objective must be 'rating' or 'ranking', got {objective!r}")
+        self.objective = objective
+        self.negatives = _finite("negatives", negatives, minimum=0.0)
+        self.negative_target = (
+            None if negative_target is None else _finite("negative_target", negative_target)
+        )
+        if early_stopping not in (True, False, "auto"):
+            raise ValueError(
+                f"early_stopping must be True, False or 'auto', got {early_stopping!r}"
+            )
+        self.early_stopping = early_stopping
+        fraction_ok = isinstance(validation_fraction, (float, int)) and not isinstance(
+            validation_fraction, bool
+        )
+        if not fraction_ok or not 0.0 < validation_fraction < 1.0:
+            raise ValueError(
+                f"validation_fraction must be a number in (0, 1), got {validation_fraction!r}"
+            )
+        self.validation_fraction = float(validation_fraction)
+        self.n_iter_no_change = _positive_or_none("n_iter_no_change", n_iter_no_change)
+        if self.n_iter_no_change is None:
+            raise ValueError("n_iter_no_change must be a positive integer, got None")
+        if not isinstance(standardize, (bool, np.bool_)):
+            raise ValueError(f"standardize must be True or False, got {standardize!r}")
+        self.standardize = bool(standardize)
 
     def fit(
         self,
@@ -88,17 +159,24 @@ class FunkSGD:
         """Train on ``ratings``; see the class documentation."""
         if self.patience is not None and validation is None:
             raise ValueError("patience (early stopping) needs fit(..., validation=ratings)")
-        val = None
+        patience = self.patience
+        if validation is None and self._stops_early(ratings):
+            ratings, validation = _hold_out(ratings, self.validation_fraction, seed)
+            patience = self.n_iter_no_change
+        units = Units.of(ratings.values, params.biased, self.standardize)
+        val, clip = None, None
         if validation is not None:
             val = (
                 np.ascontiguousarray(validation.users, dtype=np.int64),
                 np.ascontiguousarray(validation.items, dtype=np.int64),
-                np.ascontiguousarray(validation.values, dtype=np.float32),
+                units.to_model(validation.values),
             )
+            lo, hi = validation.rating_scale
+            clip = (units.value_to_model(lo), units.value_to_model(hi))
         p, q, bu, bi, mu, history, best = _funkrs.sgd_fit(
             np.ascontiguousarray(ratings.users, dtype=np.uint32),
             np.ascontiguousarray(ratings.items, dtype=np.uint32),
-            np.ascontiguousarray(ratings.values, dtype=np.float32),
+            units.to_model(ratings.values),
             ratings.n_users,
             ratings.n_items,
             n_factors=params.n_factors,
@@ -113,14 +191,147 @@ class FunkSGD:
             n_blocks=self.n_blocks,
             reshuffle=self.reshuffle,
             schedule=self.schedule,
+            negatives=self.negatives if self.objective == "ranking" else 0.0,
+            negative_target=units.value_to_model(
+                ratings.rating_scale[0] if self.negative_target is None else self.negative_target
+            ),
             validation=val,
-            clip=None if validation is None else validation.rating_scale,
-            patience=self.patience,
-            min_delta=self.min_delta,
+            clip=clip,
+            patience=patience,
+            min_delta=self.min_delta / units.scale,
             n_threads=n_threads,
-            callback=callback,
+            callback=None if callback is None else units.wrap_callback(callback),
         )
-        return Factors(p, q, bu, bi, float(mu), params.biased, history, best)
+        return Factors(
+            units.scale_factors(p),
+            units.scale_factors(q),
+            units.scale_bias(bu),
+            units.scale_bias(bi),
+            units.from_model_mean(mu),
+            params.biased,
+            [units.stats_from_model(row) for row in history],
+            best,
+        )
+
+    def _stops_early(self, ratings: Ratings) -> bool:
+        if self.early_stopping == "auto":
+            # The held-out RMSE says nothing about the ranking objective's goal.
+            return (
+                len(ratings) >= self.AUTO_MIN_RATINGS
+                and self.schedule == "joint"
+                and self.objective == "rating"
+            )
+        return bool(self.early_stopping)
+
+
+def _hold_out(ratings: Ratings, fraction: float, seed: int) -> tuple[Ratings, ValidationSet]:
+    """Split about ``fraction`` of ``ratings`` off for early stopping, drawn from ``seed``.
+
+    A user or item whose every rating was drawn keeps them all in training, so every row the
+    model scores gets trained.
+    """
+    users, items = ratings.users, ratings.items
+    held = np.random.default_rng([seed, 0x5EED]).random(len(ratings)) < fraction
+    train_u = np.bincount(users[~held], minlength=ratings.n_users)
+    train_i = np.bincount(items[~held], minlength=ratings.n_items)
+    held &= (train_u[users] > 0) & (train_i[items] > 0)
+    if not held.any():
+        raise ValueError(
+            f"early_stopping: no rating of {len(ratings)} can be held out without leaving a "
+            "user or item untrained; pass solver_options={'early_stopping': False}"
+        )
+    keep = ~held
+    train = type(ratings)(
+        users[keep],
+        items[keep],
+        ratings.values[keep],
+        ratings.user_vocab,
+        ratings.item_vocab,
+        ratings.rating_scale,
+    )
+    validation = ValidationSet(
+        users=users[held].astype(np.int64),
+        items=items[held].astype(np.int64),
+        values=np.ascontiguousarray(ratings.values[held], dtype=np.float32),
+        rating_scale=ratings.rating_scale,
+    )
+    return train, validation
+
+
+@dataclass(frozen=True)
+class Units:
+    """The affine map between the ratings' units and the standardised units a solver trains in.
+
+    ``r' = (r - center) / scale``; the identity when standardisation is off. A model
+    ``μ' + b'_u + b'_i + p'·q'`` fitted to ``r'`` predicts ``r`` as
+    ``(center + scale·μ') + scale·b'_u + scale·b'_i + (√scale·p')·(√scale·q')``.
+    """
+
+    center: float = 0.0
+    scale: float = 1.0
+
+    @classmethod
+    def of(cls, values: np.ndarray, biased: bool, standardize: bool) -> Units:
+        """Centre on the mean (biased models only) and scale by the spread of ``values``."""
+        if not standardize or len(values) == 0:
+            return cls()
+        v = np.asarray(values, dtype=np.float64)
+        center = float(v.mean()) if biased else 0.0
+        scale = float(np.sqrt(np.mean(np.square(v - center))))
+        if not math.isfinite(scale) or scale <= 0.0:
+            scale = 1.0  # every rating equal (or all zero): nothing to rescale
+        return cls(center, scale)
+
+    def to_model(self, values: Any) -> Any:
+        """Ratings in the ratings' units to standardised ``float32`` units."""
+        v = np.asarray(values, dtype=np.float64)
+        if self.center == 0.0 and self.scale == 1.0:
+            return np.ascontiguousarray(v, dtype=np.float32)
+        return np.ascontiguousarray((v - self.center) / self.scale, dtype=np.float32)
+
+    def value_to_model(self, value: float) -> float:
+        """One rating (e.g. an end of the rating scale) in standardised units."""
+        return (float(value) - self.center) / self.scale
+
+    def scale_factors(self, f: np.ndarray) -> np.ndarray:
+        """Factor rows back to the ratings' units (each side takes ``√scale``)."""
+        if self.scale == 1.0:
+            return f
+        return f * np.float32(math.sqrt(self.scale))
+
+    def scale_bias(self, b: np.ndarray) -> np.ndarray:
+        """Biases back to the ratings' units."""
+        if self.scale == 1.0:
+            return b
+        return b * np.float32(self.scale)
+
+    def from_model_mean(self, mu: float) -> float:
+        """The global mean back to the ratings' units."""
+        return self.center + self.scale * float(mu)
+
+    def stats_from_model(self, stats: dict[str, Any]) -> dict[str, Any]:
+        """An epoch record with its RMSEs in the ratings' units."""
+        out = dict(stats)
+        for key in ("train_rmse", "validation_rmse"):
+            if out.get(key) is not None:
+                out[key] = float(out[key]) * self.scale
+        return out
+
+    def wrap_callback(self, callback: EpochCallback) -> EpochCallback:
+        """``callback`` called with records in the ratings' units."""
+
+        def wrapped(stats: dict[str, Any]) -> bool | None:
+            return callback(self.stats_from_model(stats))
+
+        return wrapped
+
+
+def _finite(name: str, value: Any, *, minimum: float | None = None) -> float:
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or (minimum is not None and value < minimum):
+        bound = "" if minimum is None else f" >= {minimum:g}"
+        raise ValueError(f"{name} must be a finite number{bound}, got {value!r}")
+    return float(value)
 
 
 def _positive_or_none(name: str, value: int | None) -> int | None:

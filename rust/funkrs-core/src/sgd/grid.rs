@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use super::kernel::{run_block, Params, Step};
+use super::negatives::Negatives;
 use super::state::State;
 use crate::data::Interactions;
 use crate::par::{Disjoint, Par};
@@ -36,6 +37,8 @@ pub(crate) struct Grid {
     pub b: usize,
     /// From the caller's ids to the internal ones.
     pub relabel: Relabel,
+    /// Internal ids of item group `g` are `item_start[g]..item_start[g + 1]`.
+    pub item_start: Vec<u32>,
     seed: u64,
     /// Visit each block's user segments in a fresh order every epoch (else: setup order).
     reshuffle: bool,
@@ -316,7 +319,7 @@ impl Grid {
         }
         let (user, first_user) = group_major(&ug, by_rank.into_iter(), b);
         // Items keep their id order within a group.
-        let (item, _) = group_major(&ig, 0..data.n_items as u32, b);
+        let (item, item_start) = group_major(&ig, 0..data.n_items as u32, b);
         let relabel = Relabel { user, item };
         // Inside the fit's pool when parallel; never ask outside one (that would start rayon's
         // global pool).
@@ -379,6 +382,7 @@ impl Grid {
         Grid {
             b,
             relabel,
+            item_start,
             seed,
             reshuffle,
             entries,
@@ -392,6 +396,14 @@ impl Grid {
     /// All ratings, block after block.
     pub fn entries(&self) -> &[Entry] {
         &self.entries
+    }
+
+    /// Block `x`'s ratings and the starts of its segments.
+    pub fn block(&self, x: usize) -> (&[Entry], &[u32]) {
+        (
+            &self.entries[self.ptr[x]..self.ptr[x + 1]],
+            &self.segs[self.seg_ptr[x]..self.seg_ptr[x + 1]],
+        )
     }
 
     /// Position in [`Grid::entries`] of the `ub`-th block of stratum `s` (see
@@ -434,6 +446,7 @@ impl Grid {
         strata: &[usize],
         state: &mut State,
         step: &Step,
+        negatives: Option<&Negatives>,
         par: Par<'_>,
     ) -> Vec<f64> {
         let (p, q, bu, bi) = (&mut state.p, &mut state.q, &mut state.bu, &mut state.bi);
@@ -462,7 +475,23 @@ impl Grid {
             // SAFETY: `for_strata` never runs two blocks that share a user group or an item
             // group at once; ids were range-checked by `Interactions::new` and the lengths
             // are asserted above.
-            unsafe { shared.run_block(block, starts, order.as_deref(), step) }
+            let sq = unsafe { shared.run_block(block, starts, order.as_deref(), step) };
+            match negatives {
+                Some(neg) => {
+                    let (drawn, neg_starts) = neg.draw(x, epoch);
+                    // SAFETY: as above; the negatives of block `x` have users of its user
+                    // group and items of its item group (`Negatives::draw`).
+                    let neg_sq = unsafe { shared.run_block(&drawn, neg_starts, None, step) };
+                    // Only divergence of the sampled targets counts; the loss reported is
+                    // the observed ratings'.
+                    if neg_sq.is_finite() {
+                        sq
+                    } else {
+                        neg_sq
+                    }
+                }
+                None => sq,
+            }
         };
         self.for_strata(strata, par, run)
     }

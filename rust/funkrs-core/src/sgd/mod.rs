@@ -25,11 +25,13 @@ mod aligned;
 mod featurewise;
 mod grid;
 mod kernel;
+mod negatives;
 mod state;
 
 use std::time::Instant;
 
 use grid::{Grid, Relabel};
+use negatives::Negatives;
 pub use state::{EarlyStopping, Validation};
 use state::{State, Stopper};
 
@@ -79,6 +81,12 @@ pub struct SgdParams {
     pub reshuffle: bool,
     /// Joint (default) or Funk's feature-at-a-time schedule.
     pub schedule: Schedule,
+    /// The ranking objective: per rating and epoch, this many unobserved pairs of the same
+    /// user, drawn afresh every epoch, are trained towards `negative_target` (see the
+    /// `negatives` module); 0 (the default) trains on the observed ratings only.
+    pub negative_ratio: f32,
+    /// The value the sampled unobserved pairs are trained towards.
+    pub negative_target: f32,
 }
 
 impl Default for SgdParams {
@@ -96,6 +104,8 @@ impl Default for SgdParams {
             n_blocks: None,
             reshuffle: false,
             schedule: Schedule::Joint,
+            negative_ratio: 0.0,
+            negative_target: 0.0,
         }
     }
 }
@@ -136,6 +146,21 @@ impl SgdParams {
         }
         if !self.init_mean.is_finite() {
             return Err(invalid("init_mean", "must be finite"));
+        }
+        if !(self.negative_ratio.is_finite() && self.negative_ratio >= 0.0) {
+            return Err(invalid(
+                "negatives",
+                format!("must be a finite number >= 0, got {}", self.negative_ratio),
+            ));
+        }
+        if !self.negative_target.is_finite() {
+            return Err(invalid("negative_target", "must be finite"));
+        }
+        if self.negative_ratio > 0.0 && self.schedule == Schedule::FeatureWise {
+            return Err(invalid(
+                "negatives",
+                "the ranking objective works with the joint schedule only",
+            ));
         }
         if self.n_blocks == Some(0) {
             return Err(invalid("n_blocks", "must be at least 1"));
@@ -279,8 +304,22 @@ pub fn fit_with(
             par.is_parallel(),
         )
     });
+    let negatives = (params.negative_ratio > 0.0).then(|| {
+        par.install(|| {
+            Negatives::new(
+                data,
+                &grid,
+                params.negative_ratio,
+                params.negative_target,
+                params.seed,
+                params.n_factors,
+                par.is_parallel(),
+            )
+        })
+    });
     let mut state = State::new(data, params, &grid.relabel, par);
     let mut run = Run {
+        negatives: negatives.as_ref(),
         data,
         relabel: &grid.relabel,
         params,
@@ -323,6 +362,8 @@ pub(crate) struct Run<'a, 'd> {
     pub par: Par<'a>,
     pub history: Vec<EpochStats>,
     pub stopper: Option<Stopper>,
+    /// Sampled unobserved pairs of the ranking objective.
+    pub negatives: Option<&'a Negatives>,
 }
 
 impl Run<'_, '_> {
@@ -346,7 +387,8 @@ impl Run<'_, '_> {
             let mut sq = 0.0f64;
             let strata = self.strata(grid, epoch);
             for run in grid.runs(&strata, state.kp) {
-                for sq_s in grid.run_strata(epoch, run, state, &step, self.par) {
+                let negatives = self.negatives;
+                for sq_s in grid.run_strata(epoch, run, state, &step, negatives, self.par) {
                     sq += check_loss(epoch, sq_s, lr)?;
                 }
                 monitor.check()?;
