@@ -151,7 +151,9 @@ def test_recommend_and_similar_items(
     scores = recs["score"].to_numpy()
     assert (np.diff(scores) <= 0).all()
     direct = fitted.predict([user] * 5, recs["item"].to_numpy(), clip=False)
-    np.testing.assert_allclose(direct, scores, rtol=1e-5)
+    offset = fitted.item_rank_offset_[fitted.items_.numbers(recs["item"].to_numpy())]
+    assert (offset > 0).all()
+    np.testing.assert_allclose(direct + offset, scores, rtol=1e-5)
     everything = fitted.recommend(users=[user], n=10_000, exclude_seen=True)
     assert everything.height == small.n_items - len(seen)
     only = fitted.recommend(users=[user], n=3, exclude_seen=False, items=small.raw_items()[:4])

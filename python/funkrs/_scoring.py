@@ -55,7 +55,11 @@ class ScoringMixin:
         exclude_seen: bool = True,
         items: npt.ArrayLike | None = None,
     ) -> pl.DataFrame:
-        """Top-``n`` items for each user, by predicted rating.
+        """Top-``n`` items for each user, by predicted rating plus the popularity term.
+
+        The ranking score is ``r̂_ui + item_rank_offset_[i]``: the unclipped predicted
+        rating plus the model's popularity term (see ``popularity_weight`` of
+        :class:`~funkrs.MatrixFactorization`; zero for models trained for ranking).
 
         Parameters
         ----------
@@ -72,7 +76,7 @@ class ScoringMixin:
         Returns
         -------
         polars.DataFrame
-            Columns ``user``, ``item``, ``score`` (the unclipped predicted rating) and
+            Columns ``user``, ``item``, ``score`` (the ranking score above) and
             ``rank`` (1 = best), sorted by user order then rank; ties are broken by the
             lower inner item id.
 
@@ -174,6 +178,10 @@ class ScoringMixin:
         offsets = np.full(len(uidx), self.global_mean_ if self.biased_ else 0.0, np.float32)
         if self.biased_:
             offsets += self.user_bias_[uidx]
+        item_terms = self.item_bias_ if self.biased_ else None
+        rank = getattr(self, "item_rank_offset_", None)
+        if rank is not None and rank.any():
+            item_terms = rank if item_terms is None else item_terms + rank
         exclude = None
         if exclude_seen:
             exclude = (self._seen_indptr, self._seen_indices, uidx.astype(np.uint32))
@@ -181,7 +189,7 @@ class ScoringMixin:
             np.ascontiguousarray(self.user_factors_[uidx]),
             offsets,
             self.item_factors_,
-            self.item_bias_ if self.biased_ else np.zeros(0, np.float32),
+            np.zeros(0, np.float32) if item_terms is None else item_terms,
             int(n),
             exclude=exclude,
             candidates=cands,

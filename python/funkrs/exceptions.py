@@ -14,6 +14,7 @@ __all__ = [
     "FunkrsError",
     "ModelFileError",
     "NotFittedError",
+    "PoorFitWarning",
     "RatingsError",
     "SolverNotFoundError",
     "UnknownIdError",
@@ -38,3 +39,12 @@ class ModelFileError(FunkrsError, ValueError):
 
 class SolverNotFoundError(FunkrsError, LookupError):
     """No solver is registered under the requested name."""
+
+
+class PoorFitWarning(UserWarning):
+    """A fitted model scores worse on its validation ratings than the bias baseline.
+
+    ``μ + b_u + b_i`` alone predicting held-out ratings better than the factor model means
+    the hyperparameters do not suit the data (most often ``lr`` too large or ``reg`` too
+    small).
+    """

@@ -70,6 +70,14 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
     unknown : {"baseline", "nan", "error"}
         Prediction for a user or item not seen in training: the baseline (``μ`` plus
         whichever bias is known, as Surprise does), NaN, or an :class:`UnknownIdError`.
+    popularity_weight : float or "auto"
+        :meth:`recommend` ranks by ``r̂_ui + w · σ · log(1 + n_i)``, ``n_i`` the item's
+        training ratings and ``σ`` their standard deviation: a model fitted to the ratings
+        people chose to give says how much they like an item *if* they pick it; the
+        popularity term says how likely they are to pick it (see the README). ``"auto"``
+        is ``w = POPULARITY_WEIGHT`` for rating-trained solvers and 0 for those trained for
+        ranking (funk-sgd's ranking objective, PureSVD, popularity). Predictions never
+        include the term.
 
     Examples
     --------
@@ -86,15 +94,16 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         n_factors: int = 100,
         n_epochs: int = 20,
         lr: float = 0.025,
-        reg: float = 0.1,
+        reg: float = 0.035,
         *,
-        init_std: float = 0.1,
+        init_std: float = 0.005,
         biased: bool = True,
         random_state: int | np.random.Generator | None = None,
         n_threads: int | None = None,
         solver_options: Mapping[str, Any] | None = None,
         clip: bool = True,
         unknown: UnknownPolicy = "baseline",
+        popularity_weight: float | Literal["auto"] = "auto",
     ) -> None:
         self.solver = solver
         self.n_factors = n_factors
@@ -108,6 +117,11 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         self.solver_options = solver_options
         self.clip = clip
         self.unknown = unknown
+        self.popularity_weight = popularity_weight
+
+    #: The popularity weight ``popularity_weight="auto"`` gives rating-trained models, chosen
+    #: by ``benchmarks/tune_defaults.py`` on validation parts of training data.
+    POPULARITY_WEIGHT: ClassVar[float] = 2.0
 
     #: Surprise's ``SVD`` defaults, for :meth:`surprise_defaults`.
     SURPRISE_DEFAULTS: ClassVar[dict[str, Any]] = {
@@ -139,6 +153,39 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
                 "standardize": False,
                 **(params.get("solver_options") or {}),
             }
+        return cls(**merged)
+
+    #: What :meth:`for_top_n` sets; chosen by ``benchmarks/tune_defaults.py`` (see the README).
+    FOR_TOP_N: ClassVar[dict[str, Any]] = {
+        "n_factors": 100,
+        "reg": 0.05,
+        "init_std": 0.1,
+        "solver_options": {"objective": "ranking", "negatives": 2.0},
+    }
+
+    @classmethod
+    def for_top_n(cls, **params: Any) -> MatrixFactorization:
+        """The configuration funkrs recommends for top-N lists; ``params`` override any of it.
+
+        funk-sgd with the ranking objective (``solver_options={"objective": "ranking"}``):
+        besides the observed ratings, every epoch trains freshly sampled unobserved pairs
+        of each user towards the low end of the rating scale, so the model learns which
+        items people choose as well as how they rate them. Its lists beat a popularity list
+        and the rating-trained default by far; its predicted ratings are biased low, so use
+        the default model for RMSE. ``solver_options`` given here are merged into the
+        ranking ones.
+
+        Examples
+        --------
+        >>> model = MatrixFactorization.for_top_n(random_state=0)
+        >>> model.solver_options["objective"]
+        'ranking'
+        """
+        merged = {**cls.FOR_TOP_N, **params}
+        merged["solver_options"] = {
+            **cls.FOR_TOP_N["solver_options"],
+            **(params.get("solver_options") or {}),
+        }
         return cls(**merged)
 
     # -- fitting ----------------------------------------------------------------------------
@@ -203,6 +250,8 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         if not isinstance(self.biased, (bool, np.bool_)):
             raise ValueError(f"biased must be True or False, got {self.biased!r}")
         self._check_policies()
+        if self.popularity_weight != "auto":
+            _check_float("popularity_weight", self.popularity_weight)
         return _solvers.FitParams(
             n_factors=int(self.n_factors),
             n_epochs=int(self.n_epochs),
@@ -250,6 +299,11 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         self.n_iter_ = len(f.history)
         self.best_epoch_ = f.best_epoch
         self.solver_ = self.solver
+        if self.popularity_weight == "auto":
+            weight = 0.0 if f.ranking else self.POPULARITY_WEIGHT
+        else:
+            weight = float(self.popularity_weight)
+        self.item_rank_offset_ = rank_offset(ratings, weight)
         indptr, indices = _funkrs.csr_from_coo(
             np.ascontiguousarray(ratings.users, dtype=np.uint32),
             np.ascontiguousarray(ratings.items, dtype=np.uint32),
@@ -358,6 +412,15 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
 
         self._check_fitted()
         save_model(self, path)
+
+
+def rank_offset(ratings: Ratings, weight: float) -> np.ndarray:
+    """``weight · σ · log(1 + n_i)`` per item: the popularity term of ``recommend`` scores."""
+    if weight == 0.0 or len(ratings) == 0:
+        return np.zeros(ratings.n_items, np.float32)
+    counts = np.bincount(ratings.items, minlength=ratings.n_items)
+    spread = float(np.std(ratings.values, dtype=np.float64)) or 1.0
+    return (weight * spread * np.log1p(counts)).astype(np.float32)
 
 
 HISTORY_SCHEMA = {

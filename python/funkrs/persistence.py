@@ -70,6 +70,7 @@ def save_model(model: MatrixFactorization, path: str | os.PathLike[str]) -> None
         "item_ids": model.items_.ids_array,
         "seen_indptr": model._seen_indptr,
         "seen_indices": model._seen_indices,
+        "item_rank_offset": model.item_rank_offset_,
         "meta": np.frombuffer(header.encode("utf-8"), dtype=np.uint8),
     }
     target = Path(path)
@@ -188,6 +189,11 @@ def _build(p: Path, meta: dict[str, Any], data: dict[str, np.ndarray]) -> Matrix
         model.solver_ = str(meta["solver"])
         model._seen_indptr = data["seen_indptr"]
         model._seen_indices = data["seen_indices"]
+        # Files written before recommend had a popularity term rank by the prediction alone.
+        offset = data.get("item_rank_offset", np.zeros(n_items, np.float32))
+        if offset.shape != (n_items,):
+            raise ValueError("item_rank_offset has the wrong shape")
+        model.item_rank_offset_ = offset
     except (KeyError, TypeError, ValueError) as exc:
         raise ModelFileError(f"{str(p)!r} is damaged: {exc}") from None
     return model

@@ -72,8 +72,8 @@ class FitParams:
     n_factors: int = 100
     n_epochs: int = 20
     lr: float = 0.025
-    reg: float = 0.1
-    init_std: float = 0.1
+    reg: float = 0.035
+    init_std: float = 0.005
     biased: bool = True
 
 
@@ -97,6 +97,10 @@ class Factors:
         One entry per epoch with the keys of :data:`EpochCallback` (may be empty).
     best_epoch : int or None
         With early stopping, the epoch whose parameters these are.
+    ranking : bool
+        The parameters were trained for top-N lists and already rank often-chosen items up
+        (a ranking objective, PureSVD's zero fill, item counts), so ``recommend`` adds no
+        popularity term under ``popularity_weight="auto"``.
     """
 
     user_factors: np.ndarray
@@ -107,6 +111,7 @@ class Factors:
     biased: bool = True
     history: list[dict[str, Any]] = field(default_factory=list)
     best_epoch: int | None = None
+    ranking: bool = False
 
     def validate(self, n_users: int, n_items: int, n_factors: int | None = None) -> Factors:
         """Check shapes, dtypes and finiteness; return a copy with canonical dtypes."""
@@ -137,7 +142,9 @@ class Factors:
         mu = float(self.global_mean)
         if not np.isfinite(mu):
             raise ValueError("solver returned a non-finite global_mean")
-        return Factors(p, q, bu, bi, mu, bool(self.biased), list(self.history), self.best_epoch)
+        return Factors(
+            p, q, bu, bi, mu, bool(self.biased), list(self.history), self.best_epoch, self.ranking
+        )
 
 
 @runtime_checkable

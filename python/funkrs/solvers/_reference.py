@@ -188,7 +188,9 @@ class Popularity:
         counts = np.bincount(np.asarray(ratings.items, dtype=np.intp), minlength=ratings.n_items)
         mu = float(np.asarray(ratings.values, dtype=np.float64).mean())
         p, q = _no_factors(ratings)
-        return Factors(p, q, np.zeros(ratings.n_users), self.item_bias(counts), mu, True)
+        return Factors(
+            p, q, np.zeros(ratings.n_users), self.item_bias(counts), mu, True, ranking=True
+        )
 
     @classmethod
     def item_bias(cls, counts: np.ndarray) -> np.ndarray:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
 from funkrs import _funkrs
+from funkrs.exceptions import PoorFitWarning
 from funkrs.solvers import EpochCallback, Factors, FitParams, ValidationSet
 
 if TYPE_CHECKING:
@@ -65,14 +67,16 @@ class FunkSGD:
     negative_target : float, optional
         The value those pairs are trained towards, in the ratings' units; None (default) is
         the low end of the rating scale.
-    early_stopping : bool or "auto"
-        Hold out ``validation_fraction`` of the training ratings (drawn from the seed; every
-        user's and item's first rating in that draw stays in training), train on the rest,
-        stop after ``n_iter_no_change`` epochs without a lower held-out RMSE and keep the
-        best epoch's parameters (scikit-learn's ``early_stopping``). ``"auto"`` turns it on
-        when the data has at least ``AUTO_MIN_RATINGS`` ratings. Ignored when ``fit`` is
-        given ``validation`` ratings (then ``patience`` decides). ``history_`` records the
-        held-out RMSE of every epoch and ``best_epoch_`` the epoch kept.
+    early_stopping : bool
+        Hold out ``validation_fraction`` of the training ratings (drawn from the seed; a
+        user or item all of whose ratings were drawn keeps them), train on the rest, stop
+        after ``n_iter_no_change`` epochs without a lower held-out RMSE and keep the best
+        epoch's parameters (scikit-learn's ``early_stopping``). ``history_`` records the
+        held-out RMSE of every epoch and ``best_epoch_`` the epoch kept. Ignored when
+        ``fit`` is given ``validation`` ratings (then ``patience`` decides). Off by default:
+        on none of the data shapes of ``benchmarks/tune_defaults.py`` did it lower the
+        validation RMSE of the defaults, since the ratings it holds out cost more than the
+        epochs it saves.
     validation_fraction : float
         Share of the training ratings held out for ``early_stopping``, in ``(0, 1)``.
     n_iter_no_change : int
@@ -89,8 +93,6 @@ class FunkSGD:
     """
 
     name: ClassVar[str] = "funk-sgd"
-    #: ``early_stopping="auto"`` holds out ratings only from this many ratings on.
-    AUTO_MIN_RATINGS: ClassVar[int] = 0
 
     def __init__(
         self,
@@ -105,7 +107,7 @@ class FunkSGD:
         objective: Literal["rating", "ranking"] = "rating",
         negatives: float = 4.0,
         negative_target: float | None = None,
-        early_stopping: bool | Literal["auto"] = False,
+        early_stopping: bool = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 2,
         standardize: bool = True,
@@ -126,11 +128,9 @@ class FunkSGD:
         self.negative_target = (
             None if negative_target is None else _finite("negative_target", negative_target)
         )
-        if early_stopping not in (True, False, "auto"):
-            raise ValueError(
-                f"early_stopping must be True, False or 'auto', got {early_stopping!r}"
-            )
-        self.early_stopping = early_stopping
+        if not isinstance(early_stopping, (bool, np.bool_)):
+            raise ValueError(f"early_stopping must be True or False, got {early_stopping!r}")
+        self.early_stopping = bool(early_stopping)
         fraction_ok = isinstance(validation_fraction, (float, int)) and not isinstance(
             validation_fraction, bool
         )
@@ -160,7 +160,7 @@ class FunkSGD:
         if self.patience is not None and validation is None:
             raise ValueError("patience (early stopping) needs fit(..., validation=ratings)")
         patience = self.patience
-        if validation is None and self._stops_early(ratings):
+        if validation is None and self._stops_early():
             ratings, validation = _hold_out(ratings, self.validation_fraction, seed)
             patience = self.n_iter_no_change
         units = Units.of(ratings.values, params.biased, self.standardize)
@@ -202,6 +202,9 @@ class FunkSGD:
             n_threads=n_threads,
             callback=None if callback is None else units.wrap_callback(callback),
         )
+        history = [units.stats_from_model(row) for row in history]
+        if validation is not None:
+            _warn_if_worse_than_baseline(ratings, validation, history, params)
         return Factors(
             units.scale_factors(p),
             units.scale_factors(q),
@@ -209,19 +212,49 @@ class FunkSGD:
             units.scale_bias(bi),
             units.from_model_mean(mu),
             params.biased,
-            [units.stats_from_model(row) for row in history],
+            history,
             best,
+            ranking=self.objective == "ranking",
         )
 
-    def _stops_early(self, ratings: Ratings) -> bool:
-        if self.early_stopping == "auto":
-            # The held-out RMSE says nothing about the ranking objective's goal.
-            return (
-                len(ratings) >= self.AUTO_MIN_RATINGS
-                and self.schedule == "joint"
-                and self.objective == "rating"
+    def _stops_early(self) -> bool:
+        if self.early_stopping and self.objective == "ranking":
+            raise ValueError(
+                "early_stopping watches the RMSE of held-out ratings, which the ranking "
+                "objective does not minimise; pass early_stopping=False"
             )
-        return bool(self.early_stopping)
+        return self.early_stopping
+
+
+def _warn_if_worse_than_baseline(
+    ratings: Ratings,
+    validation: ValidationSet,
+    history: list[dict[str, Any]],
+    params: FitParams,
+) -> None:
+    """Warn when the best validation RMSE is above the bias baseline's on the same ratings."""
+    scores = [row["validation_rmse"] for row in history if row.get("validation_rmse") is not None]
+    if not scores:
+        return
+    from funkrs.solvers._reference import Baseline
+
+    base = Baseline().fit(ratings, params, seed=0, n_threads=None)
+    u, i = validation.users, validation.items
+    pred = np.full(len(u), base.global_mean)
+    pred[u >= 0] += base.user_bias[u[u >= 0]]
+    pred[i >= 0] += base.item_bias[i[i >= 0]]
+    lo, hi = validation.rating_scale
+    err = np.clip(pred, lo, hi) - validation.values
+    base_rmse = float(np.sqrt(np.mean(err * err)))
+    best = min(scores)
+    if best > base_rmse:
+        warnings.warn(
+            f"funk-sgd: the best validation RMSE, {best:.4g}, is worse than the bias "
+            f"baseline's (μ + b_u + b_i), {base_rmse:.4g}: the factors fit noise or diverge; "
+            f"try a smaller lr (now {params.lr:g}) or a larger reg (now {params.reg:g})",
+            PoorFitWarning,
+            stacklevel=4,
+        )
 
 
 def _hold_out(ratings: Ratings, fraction: float, seed: int) -> tuple[Ratings, ValidationSet]:
@@ -297,13 +330,15 @@ class Units:
         """Factor rows back to the ratings' units (each side takes ``√scale``)."""
         if self.scale == 1.0:
             return f
-        return f * np.float32(math.sqrt(self.scale))
+        out: np.ndarray = f * np.float32(math.sqrt(self.scale))
+        return out
 
     def scale_bias(self, b: np.ndarray) -> np.ndarray:
         """Biases back to the ratings' units."""
         if self.scale == 1.0:
             return b
-        return b * np.float32(self.scale)
+        out: np.ndarray = b * np.float32(self.scale)
+        return out
 
     def from_model_mean(self, mu: float) -> float:
         """The global mean back to the ratings' units."""

@@ -64,7 +64,9 @@ def dense_matrix(ratings: Ratings, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return x
 
 
-def to_factors(u: np.ndarray, s: np.ndarray, vt: np.ndarray, ratings: Ratings) -> Factors:
+def to_factors(
+    u: np.ndarray, s: np.ndarray, vt: np.ndarray, ratings: Ratings, *, ranking: bool = False
+) -> Factors:
     """Split ``U Σ Vᵀ`` into ``U Σ^½`` and ``V Σ^½`` (unbiased, zero biases)."""
     root = np.sqrt(s)
     return Factors(
@@ -74,6 +76,7 @@ def to_factors(u: np.ndarray, s: np.ndarray, vt: np.ndarray, ratings: Ratings) -
         item_bias=np.zeros(ratings.n_items),
         global_mean=float(ratings.values.astype(np.float64).mean()),
         biased=False,
+        ranking=ranking,
     )
 
 
@@ -145,7 +148,7 @@ class ExactSVD:
     ) -> Factors:
         """Decompose ``ratings``; see the class documentation."""
         u, s, vt = self.decompose(ratings, params.n_factors, n_threads=n_threads)
-        return to_factors(u, s, vt, ratings)
+        return to_factors(u, s, vt, ratings, ranking=self.fill == "zero")
 
 
 class ImputedSVD:
@@ -319,4 +322,4 @@ class ImputedSVD:
     ) -> Factors:
         """Fill and decompose ``ratings``; see the class documentation."""
         u, s, vt = self.decompose(ratings, params.n_factors, seed=seed, n_threads=n_threads)
-        return to_factors(u, s, vt, ratings)
+        return to_factors(u, s, vt, ratings, ranking=self.fill == "zero")
