@@ -193,6 +193,7 @@ def test_shape_make_is_synthetic() -> None:
         random_state=2,
         rating_scale=s.rating_scale,
         step=s.step,
+        selection=s.selection,
     )
     assert digest(s.make(random_state=2)) == digest(direct)
     assert digest(s.make()) == digest(s.make(0))
@@ -244,3 +245,23 @@ def test_bad_sizes(param: str) -> None:
     sizes[param] = 0
     with pytest.raises(RatingsError, match=f"{param} must be a positive integer, got 0"):
         synthetic(sizes["n_users"], sizes["n_items"], sizes["n_ratings"])
+
+
+def test_self_selection_makes_well_liked_items_the_often_rated_ones() -> None:
+    def popularity_rating_correlation(r: funkrs.Ratings) -> float:
+        n = np.bincount(r.items, minlength=r.n_items).astype(float)
+        total = np.bincount(r.items, weights=r.values, minlength=r.n_items)
+        ok = n > 5
+        return float(np.corrcoef(np.log(n[ok]), total[ok] / n[ok])[0, 1])
+
+    mcar = synthetic(2000, 3000, 100_000, random_state=1)
+    mnar = synthetic(2000, 3000, 100_000, random_state=1, selection=1.0)
+    assert abs(len(mnar) - len(mcar)) < 0.1 * len(mcar)
+    assert mnar.values.mean() > mcar.values.mean() + 0.3
+    assert popularity_rating_correlation(mnar) > popularity_rating_correlation(mcar) + 0.15
+
+
+@pytest.mark.parametrize("bad", [-0.5, float("nan"), "high"])
+def test_bad_selection_names_it(bad) -> None:
+    with pytest.raises(RatingsError, match="selection"):
+        synthetic(50, 40, 500, selection=bad)

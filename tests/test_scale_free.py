@@ -10,7 +10,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import funkrs
-from funkrs.solvers._sgd import Units
 
 DATA = Path(__file__).parent / "data"
 
@@ -64,11 +63,10 @@ def test_surprise_defaults_train_on_raw_values() -> None:
     assert svd.solver_options is None
 
 
-def test_units_map_constant_ratings_to_a_unit_scale() -> None:
-    units = Units.of(np.full(10, 3.0, np.float32), biased=True, standardize=True)
-    assert (units.center, units.scale) == (3.0, 1.0)
-    unbiased = Units.of(np.array([2.0, -2.0], np.float32), biased=False, standardize=True)
-    assert (unbiased.center, unbiased.scale) == (0.0, 2.0)
+def test_constant_ratings_train_without_rescaling() -> None:
+    flat = funkrs.Ratings.from_arrays([0, 0, 1, 1], [0, 1, 0, 1], [3.0, 3.0, 3.0, 3.0])
+    model = funkrs.MatrixFactorization(n_factors=2, random_state=0).fit(flat)
+    np.testing.assert_allclose(model.predict([0, 1], [1, 0]), 3.0, atol=1e-3)
 
 
 def test_standardize_must_be_a_bool(base) -> None:

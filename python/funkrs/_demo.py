@@ -38,11 +38,21 @@ def run_demo(solver: str = "funk-sgd", seed: int = 0) -> int:
     print(f"\n{model!r} fitted in {fit_s:.2f}s")
     print(f"  test RMSE {scores['rmse']:.4f}   (global-mean baseline {baseline:.4f})")
     print(f"  test MAE  {scores['mae']:.4f}")
+    popular = funkrs.MatrixFactorization(solver="popularity").fit(train)
+    lists = funkrs.evaluate(model, test, metrics=["ndcg@10", "precision@10"])
+    pop = funkrs.evaluate(popular, test, metrics=["ndcg@10", "precision@10"])
+    print(
+        f"  top-10 lists: ndcg@10 {lists['ndcg@10']:.4f}, precision@10 "
+        f"{lists['precision@10']:.4f}   (most rated first: {pop['ndcg@10']:.4f}, "
+        f"{pop['precision@10']:.4f}; relevant = test rating >= 4, seen items excluded)"
+    )
     user = model.users_.ids([0])[0]
     recs = model.recommend(users=[user], n=5)
     print(f"\ntop-5 recommendations for user {user}:")
-    for row in recs.iter_rows(named=True):
-        print(f"  {row['rank']}. {_title(titles, row['item'])}  (predicted {row['score']:.2f})")
+    items = recs["item"].to_numpy()
+    predicted = model.predict(np.repeat(user, len(items)), items)
+    for row, pred in zip(recs.iter_rows(named=True), predicted, strict=True):
+        print(f"  {row['rank']}. {_title(titles, row['item'])}  (predicted rating {pred:.2f})")
     anchor = _star_wars(titles, model)
     sims = model.similar_items([anchor], n=5)
     print(f"\nmost similar to {_title(titles, anchor)} (cosine in latent space):")

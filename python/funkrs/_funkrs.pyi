@@ -33,6 +33,7 @@ def sgd_fit(
     schedule: str = "joint",
     negatives: float = 0.0,
     negative_target: float = 0.0,
+    standardize: bool = False,
     validation: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]
     | None = None,
     clip: tuple[float, float] | None = None,

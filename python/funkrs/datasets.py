@@ -100,6 +100,7 @@ def synthetic(
     random_state: int | None = 0,
     rating_scale: tuple[float, float] = _STAR_SCALE,
     step: float | None = 0.5,
+    selection: float = 0.0,
 ) -> Ratings:
     """Ratings drawn from a low-rank model with biases, noise and power-law popularity.
 
@@ -161,14 +162,20 @@ def synthetic(
     ):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise RatingsError(f"{name} must be a positive integer, got {v!r}")
-    for name, x in (("noise", noise), ("popularity", popularity), ("activity", activity)):
+    for name, x in (
+        ("noise", noise),
+        ("popularity", popularity),
+        ("activity", activity),
+        ("selection", selection),
+    ):
         if not _is_real(x) or not math.isfinite(x) or x < 0:
             raise RatingsError(f"{name} must be a finite number >= 0, got {x!r}")
     lo, hi = _check_rating_scale(rating_scale)
     step = _check_step(step, lo, hi)
     rng = np.random.default_rng(random_state)
-    users = _power_law_draws(rng, n_users, n_ratings, activity)
-    items = _power_law_draws(rng, n_items, n_ratings, popularity)
+    draws = n_ratings if selection == 0 else 2 * n_ratings
+    users = _power_law_draws(rng, n_users, draws, activity)
+    items = _power_law_draws(rng, n_items, draws, popularity)
     keys = users.astype(np.int64) * n_items + items
     del users, items
     keys.sort()  # a plain sort and a neighbour test beat np.unique's hashing here
@@ -181,6 +188,8 @@ def synthetic(
     q = rng.normal(0.0, scale, (n_items, rank)).astype(np.float32)
     bu = rng.normal(0.0, 0.35, n_users).astype(np.float32)
     bi = rng.normal(0.0, 0.5, n_items).astype(np.float32)
+    if selection > 0:
+        u, i = _self_select(rng, u, i, (p, q, bu, bi), selection)
     values = np.empty(len(u), np.float32)
     chunk = 1 << 21
     for start in range(0, len(u), chunk):
@@ -191,6 +200,28 @@ def synthetic(
     user_vocab, u_codes = _dense_codes(u, n_users)
     item_vocab, i_codes = _dense_codes(i, n_items)
     return Ratings(u_codes, i_codes, values, user_vocab, item_vocab, (lo, hi))
+
+
+def _self_select(
+    rng: np.random.Generator,
+    u: np.ndarray,
+    i: np.ndarray,
+    model: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    selection: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Half of the pairs, drawn without replacement with weights ``exp(selection · z)``."""
+    p, q, bu, bi = model
+    z = np.empty(len(u), np.float64)
+    chunk = 1 << 21
+    for start in range(0, len(u), chunk):
+        uu, ii = u[start : start + chunk], i[start : start + chunk]
+        z[start : start + chunk] = bu[uu] + bi[ii] + np.einsum("ij,ij->i", p[uu], q[ii])
+    z = (z - z.mean()) / (z.std() or 1.0)
+    # Gumbel top-k: the k largest of log(w) + Gumbel noise are a weighted sample without
+    # replacement.
+    keys = selection * z - np.log(-np.log(rng.random(len(u))))
+    keep = np.sort(np.argpartition(-keys, len(u) // 2)[: len(u) // 2])
+    return u[keep], i[keep]
 
 
 def _to_scale(v: np.ndarray, lo: float, hi: float, step: float | None) -> np.ndarray:
@@ -267,6 +298,9 @@ class Shape:
         Power-law exponents of item popularity and user activity.
     density : {"sparse", "medium", "dense"}
         Intended share of rated cells: below 5%, 10–20%, above 50%.
+    selection : float
+        Self-selection strength (see :func:`synthetic`): 0 for the dense shapes, where
+        people rate (nearly) everything put before them.
     description : str
         What kind of real data the shape stands for.
     """
@@ -283,6 +317,7 @@ class Shape:
     activity: float
     density: Literal["sparse", "medium", "dense"] = "sparse"
     description: str = ""
+    selection: float = 0.0
 
     def make(self, random_state: int | None = 0) -> Ratings:
         """The shape's ratings, ``synthetic(...)`` with its fields and ``random_state``.
@@ -307,6 +342,7 @@ class Shape:
             random_state=random_state,
             rating_scale=self.rating_scale,
             step=self.step,
+            selection=self.selection,
         )
 
 
@@ -323,6 +359,7 @@ _SHAPES = (
         popularity=0.8,
         activity=0.5,
         density="sparse",
+        selection=1.0,
         description="MovieLens-like: half stars, a long tail of items",
     ),
     Shape(
@@ -337,6 +374,7 @@ _SHAPES = (
         popularity=0.9,
         activity=0.6,
         density="sparse",
+        selection=0.8,
         description="Netflix-like: whole stars 1–5, a steeper long tail",
     ),
     Shape(
@@ -351,6 +389,7 @@ _SHAPES = (
         popularity=1.0,
         activity=0.7,
         density="sparse",
+        selection=0.6,
         description="book- or anime-site-like: integers 1–10, the steepest tail",
     ),
     Shape(
@@ -365,6 +404,7 @@ _SHAPES = (
         popularity=0.4,
         activity=0.4,
         density="medium",
+        selection=0.8,
         description="half stars on a small catalogue, less noise",
     ),
     Shape(
@@ -379,6 +419,7 @@ _SHAPES = (
         popularity=0.5,
         activity=0.4,
         density="medium",
+        selection=0.5,
         description="whole stars 1–5, a higher rank",
     ),
     Shape(
@@ -393,6 +434,7 @@ _SHAPES = (
         popularity=0.5,
         activity=0.5,
         density="medium",
+        selection=1.0,
         description="integers 1–10 on a mid-sized catalogue",
     ),
     Shape(
@@ -447,16 +489,19 @@ def shapes() -> dict[str, Shape]:
     continuous −10..10, integers 0–100) and three densities (sparse long-tail below 5% of
     cells, medium 10–20%, dense above 50% with 100 items), with noise and rank varied a
     little so that they are not one problem rescaled. Each has at most about 1.1M ratings.
+    The sparse and medium shapes are missing not at random (``selection`` 0.5–1: people
+    rate what they expect to like, so well-liked items are also the often-rated ones, as
+    in MovieLens); the dense ones are not.
 
     ================  ===========  =============  =====  ======  =====  ====  ========
     name              users×items  scale          step   noise   rank   pop   density
     ================  ===========  =============  =====  ======  =====  ====  ========
-    ``stars-sparse``  3000×6000    0.5–5          0.5    0.5     10     0.8   1.1%
-    ``five-sparse``   4000×3000    1–5            1      0.6     8      0.9   1.6%
-    ``ten-sparse``    5000×4000    1–10           1      0.6     8      1.0   1.0%
-    ``stars-medium``  1500×800     0.5–5          0.5    0.4     6      0.4   16%
-    ``five-medium``   2000×1000    1–5            1      0.5     12     0.5   16%
-    ``ten-medium``    2500×1200    1–10           1      0.55    10     0.5   14%
+    ``stars-sparse``  3000×6000    0.5–5          0.5    0.5     10     0.8   1.0%
+    ``five-sparse``   4000×3000    1–5            1      0.6     8      0.9   1.5%
+    ``ten-sparse``    5000×4000    1–10           1      0.6     8      1.0   0.9%
+    ``stars-medium``  1500×800     0.5–5          0.5    0.4     6      0.4   14%
+    ``five-medium``   2000×1000    1–5            1      0.5     12     0.5   14%
+    ``ten-medium``    2500×1200    1–10           1      0.55    10     0.5   12%
     ``five-dense``    12000×100    1–5            1      0.45    5      0.4   55%
     ``jester-dense``  20000×100    −10..10        none   0.8     5      0.3   55%
     ``percent-dense`` 10000×100    0–100          1      0.35    4      0.3   61%

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
@@ -16,7 +15,7 @@ from funkrs.solvers import EpochCallback, Factors, FitParams, ValidationSet
 if TYPE_CHECKING:
     from funkrs._ratings import Ratings
 
-__all__ = ["FunkSGD", "Units"]
+__all__ = ["FunkSGD"]
 
 
 class FunkSGD:
@@ -163,20 +162,19 @@ class FunkSGD:
         if validation is None and self._stops_early():
             ratings, validation = _hold_out(ratings, self.validation_fraction, seed)
             patience = self.n_iter_no_change
-        units = Units.of(ratings.values, params.biased, self.standardize)
         val, clip = None, None
         if validation is not None:
             val = (
                 np.ascontiguousarray(validation.users, dtype=np.int64),
                 np.ascontiguousarray(validation.items, dtype=np.int64),
-                units.to_model(validation.values),
+                np.ascontiguousarray(validation.values, dtype=np.float32),
             )
-            lo, hi = validation.rating_scale
-            clip = (units.value_to_model(lo), units.value_to_model(hi))
+            clip = validation.rating_scale
+        target = ratings.rating_scale[0] if self.negative_target is None else self.negative_target
         p, q, bu, bi, mu, history, best = _funkrs.sgd_fit(
             np.ascontiguousarray(ratings.users, dtype=np.uint32),
             np.ascontiguousarray(ratings.items, dtype=np.uint32),
-            units.to_model(ratings.values),
+            np.ascontiguousarray(ratings.values, dtype=np.float32),
             ratings.n_users,
             ratings.n_items,
             n_factors=params.n_factors,
@@ -192,25 +190,23 @@ class FunkSGD:
             reshuffle=self.reshuffle,
             schedule=self.schedule,
             negatives=self.negatives if self.objective == "ranking" else 0.0,
-            negative_target=units.value_to_model(
-                ratings.rating_scale[0] if self.negative_target is None else self.negative_target
-            ),
+            negative_target=target,
+            standardize=self.standardize,
             validation=val,
             clip=clip,
             patience=patience,
-            min_delta=self.min_delta / units.scale,
+            min_delta=self.min_delta,
             n_threads=n_threads,
-            callback=None if callback is None else units.wrap_callback(callback),
+            callback=callback,
         )
-        history = [units.stats_from_model(row) for row in history]
         if validation is not None:
             _warn_if_worse_than_baseline(ratings, validation, history, params)
         return Factors(
-            units.scale_factors(p),
-            units.scale_factors(q),
-            units.scale_bias(bu),
-            units.scale_bias(bi),
-            units.from_model_mean(mu),
+            p,
+            q,
+            bu,
+            bi,
+            float(mu),
             params.biased,
             history,
             best,
@@ -289,76 +285,6 @@ def _hold_out(ratings: Ratings, fraction: float, seed: int) -> tuple[Ratings, Va
         rating_scale=ratings.rating_scale,
     )
     return train, validation
-
-
-@dataclass(frozen=True)
-class Units:
-    """The affine map between the ratings' units and the standardised units a solver trains in.
-
-    ``r' = (r - center) / scale``; the identity when standardisation is off. A model
-    ``μ' + b'_u + b'_i + p'·q'`` fitted to ``r'`` predicts ``r`` as
-    ``(center + scale·μ') + scale·b'_u + scale·b'_i + (√scale·p')·(√scale·q')``.
-    """
-
-    center: float = 0.0
-    scale: float = 1.0
-
-    @classmethod
-    def of(cls, values: np.ndarray, biased: bool, standardize: bool) -> Units:
-        """Centre on the mean (biased models only) and scale by the spread of ``values``."""
-        if not standardize or len(values) == 0:
-            return cls()
-        v = np.asarray(values, dtype=np.float64)
-        center = float(v.mean()) if biased else 0.0
-        scale = float(np.sqrt(np.mean(np.square(v - center))))
-        if not math.isfinite(scale) or scale <= 0.0:
-            scale = 1.0  # every rating equal (or all zero): nothing to rescale
-        return cls(center, scale)
-
-    def to_model(self, values: Any) -> Any:
-        """Ratings in the ratings' units to standardised ``float32`` units."""
-        v = np.asarray(values, dtype=np.float64)
-        if self.center == 0.0 and self.scale == 1.0:
-            return np.ascontiguousarray(v, dtype=np.float32)
-        return np.ascontiguousarray((v - self.center) / self.scale, dtype=np.float32)
-
-    def value_to_model(self, value: float) -> float:
-        """One rating (e.g. an end of the rating scale) in standardised units."""
-        return (float(value) - self.center) / self.scale
-
-    def scale_factors(self, f: np.ndarray) -> np.ndarray:
-        """Factor rows back to the ratings' units (each side takes ``√scale``)."""
-        if self.scale == 1.0:
-            return f
-        out: np.ndarray = f * np.float32(math.sqrt(self.scale))
-        return out
-
-    def scale_bias(self, b: np.ndarray) -> np.ndarray:
-        """Biases back to the ratings' units."""
-        if self.scale == 1.0:
-            return b
-        out: np.ndarray = b * np.float32(self.scale)
-        return out
-
-    def from_model_mean(self, mu: float) -> float:
-        """The global mean back to the ratings' units."""
-        return self.center + self.scale * float(mu)
-
-    def stats_from_model(self, stats: dict[str, Any]) -> dict[str, Any]:
-        """An epoch record with its RMSEs in the ratings' units."""
-        out = dict(stats)
-        for key in ("train_rmse", "validation_rmse"):
-            if out.get(key) is not None:
-                out[key] = float(out[key]) * self.scale
-        return out
-
-    def wrap_callback(self, callback: EpochCallback) -> EpochCallback:
-        """``callback`` called with records in the ratings' units."""
-
-        def wrapped(stats: dict[str, Any]) -> bool | None:
-            return callback(self.stats_from_model(stats))
-
-        return wrapped
 
 
 def _finite(name: str, value: Any, *, minimum: float | None = None) -> float:

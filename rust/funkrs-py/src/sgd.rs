@@ -93,7 +93,7 @@ fn parse_schedule(schedule: &str) -> PyResult<Schedule> {
 #[pyfunction]
 #[pyo3(signature = (users, items, ratings, n_users, n_items, *, n_factors, n_epochs, lr, reg,
     init_std, init_mean=0.0, lr_decay=0.0, biased=true, seed=0, n_blocks=None, reshuffle=false,
-    schedule="joint", negatives=0.0, negative_target=0.0, validation=None, clip=None, patience=None, min_delta=0.0,
+    schedule="joint", negatives=0.0, negative_target=0.0, standardize=false, validation=None, clip=None, patience=None, min_delta=0.0,
     n_threads=None, callback=None))]
 pub fn sgd_fit<'py>(
     py: Python<'py>,
@@ -116,6 +116,7 @@ pub fn sgd_fit<'py>(
     schedule: &str,
     negatives: f32,
     negative_target: f32,
+    standardize: bool,
     validation: Option<ValidationArrays<'py>>,
     clip: Option<(f32, f32)>,
     patience: Option<usize>,
@@ -140,6 +141,7 @@ pub fn sgd_fit<'py>(
         schedule: parse_schedule(schedule)?,
         negative_ratio: negatives,
         negative_target,
+        standardize,
     };
     let options = FitOptions {
         validation: match &validation {

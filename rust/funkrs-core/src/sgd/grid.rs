@@ -7,6 +7,7 @@ use rayon::prelude::*;
 use super::kernel::{run_block, Params, Step};
 use super::negatives::Negatives;
 use super::state::State;
+use super::units::Units;
 use crate::data::Interactions;
 use crate::par::{Disjoint, Par};
 use crate::rng::Rng;
@@ -213,6 +214,7 @@ fn scatter(
     relabel: &Relabel,
     chunk: usize,
     parallel: bool,
+    units: Units,
 ) -> (Vec<Entry>, Vec<usize>) {
     let n = data.len();
     let chunk = chunk.max(1);
@@ -277,7 +279,7 @@ fn scatter(
             let e = Entry {
                 u: relabel.user[u as usize],
                 i: relabel.item[i as usize],
-                r,
+                r: units.to_model(r),
             };
             // SAFETY: `*slot < n = entries.len()`: the chunks' offsets partition `0..n`, each
             // chunk writes as many slots of block `x` as it counted, from its own offset, so
@@ -304,6 +306,19 @@ impl Grid {
         layout: Segments,
         parallel: bool,
     ) -> Self {
+        Grid::in_units(data, b, seed, reshuffle, layout, parallel, Units::IDENTITY)
+    }
+
+    /// [`Grid::new`] with the ratings stored in training `units`.
+    pub fn in_units(
+        data: &Interactions<'_>,
+        b: usize,
+        seed: u64,
+        reshuffle: bool,
+        layout: Segments,
+        parallel: bool,
+        units: Units,
+    ) -> Self {
         let mut rng = Rng::stream(seed, 2);
         let ug = groups(data.n_users, b, &mut rng);
         let ig = groups(data.n_items, b, &mut rng);
@@ -329,7 +344,7 @@ impl Grid {
             1
         };
         let chunk = scatter_chunk(data.len(), threads);
-        let (mut entries, ptr) = scatter(data, b, (&ug, &ig), &relabel, chunk, parallel);
+        let (mut entries, ptr) = scatter(data, b, (&ug, &ig), &relabel, chunk, parallel, units);
         let mut chunks: Vec<(usize, &mut [Entry])> = Vec::with_capacity(b * b);
         let mut rest = entries.as_mut_slice();
         for x in 0..b * b {
@@ -636,6 +651,7 @@ mod tests {
     use crate::data::Interactions;
     use crate::rng::Rng;
     use crate::sgd::tests::low_rank;
+    use crate::sgd::units::Units;
 
     /// Each segment alternates between its (up to four) users, keeping each user's order; the
     /// users are grouped four by four in input order (`Rank`) or by decreasing number of
@@ -726,8 +742,17 @@ mod tests {
         let pool = crate::par::build_pool(2).unwrap();
         let chunks = [SCATTER_CHUNK, SCATTER_MIN_CHUNK, 1_000, 7, n];
         for (chunk, parallel) in chunks.into_iter().flat_map(|c| [(c, false), (c, true)]) {
-            let (entries, ptr) =
-                pool.install(|| scatter(&data, b, (&ug, &ig), &relabel, chunk, parallel));
+            let (entries, ptr) = pool.install(|| {
+                scatter(
+                    &data,
+                    b,
+                    (&ug, &ig),
+                    &relabel,
+                    chunk,
+                    parallel,
+                    Units::IDENTITY,
+                )
+            });
             for (x, want) in expected.iter().enumerate() {
                 let got: Vec<(u32, u32, f32)> = entries[ptr[x]..ptr[x + 1]]
                     .iter()

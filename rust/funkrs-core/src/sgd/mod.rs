@@ -27,6 +27,7 @@ mod grid;
 mod kernel;
 mod negatives;
 mod state;
+mod units;
 
 use std::time::Instant;
 
@@ -34,6 +35,7 @@ use grid::{Grid, Relabel};
 use negatives::Negatives;
 pub use state::{EarlyStopping, Validation};
 use state::{State, Stopper};
+use units::Units;
 
 use crate::data::Interactions;
 use crate::par::Par;
@@ -85,8 +87,12 @@ pub struct SgdParams {
     /// user, drawn afresh every epoch, are trained towards `negative_target` (see the
     /// `negatives` module); 0 (the default) trains on the observed ratings only.
     pub negative_ratio: f32,
-    /// The value the sampled unobserved pairs are trained towards.
+    /// The value the sampled unobserved pairs are trained towards (in the ratings' units).
     pub negative_target: f32,
+    /// Train in standardised units (see the `units` module): `lr`, `reg` and `init_std`
+    /// then mean the same on every rating scale. The factors, biases and RMSEs returned are
+    /// in the ratings' units either way.
+    pub standardize: bool,
 }
 
 impl Default for SgdParams {
@@ -106,6 +112,7 @@ impl Default for SgdParams {
             schedule: Schedule::Joint,
             negative_ratio: 0.0,
             negative_target: 0.0,
+            standardize: false,
         }
     }
 }
@@ -294,14 +301,16 @@ pub fn fit_with(
     }
     let b = params.n_blocks.unwrap_or_else(|| grid_size(data));
     let layout = kernel::segment_layout(padded(params.n_factors));
+    let units = Units::of(data, params.biased, params.standardize);
     let grid = par.install(|| {
-        Grid::new(
+        Grid::in_units(
             data,
             b,
             params.seed,
             params.reshuffle,
             layout,
             par.is_parallel(),
+            units,
         )
     });
     let negatives = (params.negative_ratio > 0.0).then(|| {
@@ -310,14 +319,14 @@ pub fn fit_with(
                 data,
                 &grid,
                 params.negative_ratio,
-                params.negative_target,
+                units.to_model(params.negative_target),
                 params.seed,
                 params.n_factors,
                 par.is_parallel(),
             )
         })
     });
-    let mut state = State::new(data, params, &grid.relabel, par);
+    let mut state = State::new(data, params, &grid.relabel, units, par);
     let mut run = Run {
         negatives: negatives.as_ref(),
         data,
@@ -426,7 +435,7 @@ impl Run<'_, '_> {
         let stats = EpochStats {
             epoch,
             feature,
-            train_rmse: (sq / self.data.len() as f64).sqrt(),
+            train_rmse: (sq / self.data.len() as f64).sqrt() * f64::from(state.units.scale),
             validation_rmse,
             lr,
             seconds: start.elapsed().as_secs_f64(),

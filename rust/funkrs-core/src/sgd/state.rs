@@ -4,6 +4,7 @@ use rayon::prelude::*;
 
 use super::aligned::AlignedF32;
 use super::grid::Relabel;
+use super::units::Units;
 use super::{padded, EpochStats, Factors, SgdParams};
 use crate::data::Interactions;
 use crate::par::{Disjoint, Par};
@@ -102,8 +103,10 @@ pub(crate) struct State {
     pub bi: Vec<f32>,
     pub k: usize,
     pub kp: usize,
-    /// `μ` inside predictions of known pairs (0 when unbiased).
+    /// `μ` inside predictions of known pairs (0 when unbiased), in training units.
     pub mu: f32,
+    /// The training units the parameters are in.
+    pub units: Units,
 }
 
 impl State {
@@ -112,6 +115,7 @@ impl State {
         data: &Interactions<'_>,
         params: &SgdParams,
         relabel: &Relabel,
+        units: Units,
         par: Par<'_>,
     ) -> Self {
         let k = params.n_factors;
@@ -125,10 +129,11 @@ impl State {
             k,
             kp,
             mu: if params.biased {
-                data.mean() as f32
+                units.to_model(data.mean() as f32)
             } else {
                 0.0
             },
+            units,
         }
     }
 
@@ -155,6 +160,7 @@ impl State {
                 (None, Some(i)) => fallback + self.bi[i],
                 (None, None) => fallback,
             };
+            pred = self.units.to_ratings(pred);
             if let Some((lo, hi)) = v.clip {
                 pred = pred.clamp(lo, hi);
             }
@@ -180,7 +186,7 @@ impl State {
         history: Vec<EpochStats>,
         best_epoch: Option<usize>,
     ) -> Factors {
-        Factors {
+        let mut f = Factors {
             n_factors: self.k,
             user_factors: Relabel::gather(&relabel.user, &self.p, self.kp, self.k),
             item_factors: Relabel::gather(&relabel.item, &self.q, self.kp, self.k),
@@ -190,7 +196,14 @@ impl State {
             biased: params.biased,
             history,
             best_epoch,
-        }
+        };
+        // Back to the ratings' units: each side of the dot product takes √s.
+        let (root, s) = (self.units.scale.sqrt(), self.units.scale);
+        Units::rescale(&mut f.user_factors, root);
+        Units::rescale(&mut f.item_factors, root);
+        Units::rescale(&mut f.user_bias, s);
+        Units::rescale(&mut f.item_bias, s);
+        f
     }
 }
 
