@@ -65,3 +65,26 @@ def test_recommend_lists_are_unseen_ranked_and_sorted(seed, n, options, weight) 
     for _, group in recs.group_by("user", maintain_order=True):
         assert group["rank"].to_list() == list(range(1, group.height + 1))
         assert (np.diff(group["score"].to_numpy()) <= 0).all()
+
+
+def test_an_unbiased_model_without_factor_columns_still_recommends() -> None:
+    from funkrs.solvers import Factors, register
+
+    @register("zero-width-unbiased", overwrite=True)
+    class ZeroWidth:
+        name = "zero-width-unbiased"
+
+        def fit(self, r, params, *, seed, n_threads, callback=None):
+            return Factors(
+                np.zeros((r.n_users, 0), np.float32),
+                np.zeros((r.n_items, 0), np.float32),
+                np.zeros(r.n_users),
+                np.zeros(r.n_items),
+                3.0,
+                biased=False,
+                ranking=True,
+            )
+
+    data = funkrs.datasets.synthetic(30, 20, 200, random_state=0)
+    model = funkrs.MatrixFactorization(solver="zero-width-unbiased").fit(data)
+    assert model.recommend(users=data.raw_users()[:1], n=3).height == 3

@@ -182,6 +182,9 @@ class ScoringMixin:
         rank = getattr(self, "item_rank_offset_", None)
         if rank is not None and rank.any():
             item_terms = rank if item_terms is None else item_terms + rank
+        if item_terms is None and self.item_factors_.shape[1] == 0:
+            # Without factor columns the kernel counts the items by their bias terms.
+            item_terms = np.zeros(len(self.items_), np.float32)
         exclude = None
         if exclude_seen:
             exclude = (self._seen_indptr, self._seen_indices, uidx.astype(np.uint32))

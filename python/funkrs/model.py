@@ -160,6 +160,7 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         "n_factors": 100,
         "reg": 0.05,
         "init_std": 0.1,
+        "popularity_weight": 2.0,
         "solver_options": {"objective": "ranking", "negatives": 2.0},
     }
 
@@ -172,8 +173,10 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         of each user towards the low end of the rating scale, so the model learns which
         items people choose as well as how they rate them. Its lists beat a popularity list
         and the rating-trained default by far; its predicted ratings are biased low, so use
-        the default model for RMSE. ``solver_options`` given here are merged into the
-        ranking ones.
+        the default model for RMSE. Its lists also carry the popularity term of
+        :meth:`recommend` (``popularity_weight=2``), which raised its validation ndcg on the
+        generated data shapes. ``solver_options`` given here are merged into the ranking
+        ones.
 
         Examples
         --------
