@@ -241,10 +241,11 @@ def factor_scores(
 
 
 def funkrs_scores(model: funkrs.MatrixFactorization) -> Any:
-    """Unclipped scores of a fitted funkrs model, in its training inner ids."""
+    """Unclipped ranking scores of a fitted funkrs model (as ``recommend`` ranks), inner ids."""
     n_u, n_i = model.n_users_, model.n_items_
     bu = np.asarray(model.user_bias_, np.float64) if model.biased_ else np.zeros(n_u)
     bi = np.asarray(model.item_bias_, np.float64) if model.biased_ else np.zeros(n_i)
+    bi = bi + np.asarray(getattr(model, "item_rank_offset_", np.zeros(n_i)), np.float64)
     mu = model.global_mean_ if model.biased_ else 0.0
     return factor_scores(
         mu,
