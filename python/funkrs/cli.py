@@ -113,11 +113,22 @@ def _add_metric_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--solver", default="funk-sgd", help="solver name (default: funk-sgd)")
-    p.add_argument("--n-factors", type=int, default=100, help="latent factors (default: 100)")
-    p.add_argument("--n-epochs", type=int, default=20, help="epochs (default: 20)")
-    p.add_argument("--lr", type=float, default=0.025, help="learning rate (default: 0.025)")
-    p.add_argument("--reg", type=float, default=0.1, help="regularisation (default: 0.1)")
+    # The estimator's own defaults, so that the command line never drifts from the library.
+    d = funkrs.MatrixFactorization().get_params()
+    p.add_argument("--solver", default=d["solver"], help=f"solver name (default: {d['solver']})")
+    p.add_argument(
+        "--n-factors",
+        type=int,
+        default=d["n_factors"],
+        help=f"latent factors (default: {d['n_factors']})",
+    )
+    p.add_argument(
+        "--n-epochs", type=int, default=d["n_epochs"], help=f"epochs (default: {d['n_epochs']})"
+    )
+    p.add_argument("--lr", type=float, default=d["lr"], help=f"learning rate (default: {d['lr']})")
+    p.add_argument(
+        "--reg", type=float, default=d["reg"], help=f"regularisation (default: {d['reg']})"
+    )
     p.add_argument("--unbiased", action="store_true", help="fit p_u·q_i without biases")
     p.add_argument("--seed", type=int, default=None, help="random seed")
     p.add_argument("--threads", type=int, default=None, help="threads (default: all cores)")
