@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from ml_small import _surprise_version
 
 import funkrs
 from funkrs.metrics import rmse
@@ -511,14 +512,6 @@ def git_commit() -> str:
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
     return head + (" (with uncommitted changes)" if dirty else "")
-
-
-def _surprise_version() -> str | None:
-    try:
-        import surprise
-    except ImportError:
-        return None
-    return str(surprise.__version__)
 
 
 def main(argv: list[str] | None = None) -> None:
