@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from funkrs._frames import columns_from_frame
 from funkrs._vocab import Vocabulary, normalize_ids, show_id
 from funkrs.exceptions import RatingsError
 
@@ -138,8 +139,6 @@ class Ratings:
         -------
         Ratings
         """
-        from funkrs.io import columns_from_frame
-
         u, i, r = columns_from_frame(frame, user, item, rating)
         try:
             return cls.from_arrays(u, i, r, rating_scale=rating_scale, duplicates=duplicates)
