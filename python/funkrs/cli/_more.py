@@ -1,4 +1,4 @@
-"""``funkrs cross-validate``, ``funkrs similar`` and ``funkrs plot`` (see :mod:`funkrs.cli`)."""
+"""``funkrs cross-validate``, ``similar`` and ``plot``."""
 
 from __future__ import annotations
 
@@ -11,17 +11,19 @@ from typing import Any
 
 import polars as pl
 
-import funkrs
 from funkrs._progress import use_bar
-from funkrs.cli import (
-    _add_data_args,
-    _add_metric_args,
-    _add_model_args,
-    _model_from_args,
-    _raw_ids,
-    _UserError,
-    _write_frame,
+from funkrs.cli._common import (
+    UserError,
+    add_data_args,
+    add_metric_args,
+    add_model_args,
+    model_from_args,
+    raw_ids,
+    read_table,
+    write_frame,
 )
+from funkrs.io import read_ratings
+from funkrs.persistence import load
 
 __all__ = ["COMMANDS", "add_parsers"]
 
@@ -37,13 +39,13 @@ def add_parsers(sub: Any) -> None:
         "k times. Takes the same model flags as 'fit'.",
     )
     cv.add_argument("data", help="ratings file (.csv or .parquet)")
-    _add_data_args(cv)
-    _add_model_args(cv)
+    add_data_args(cv)
+    add_model_args(cv)
     cv.add_argument("--folds", type=int, default=5, help="number of folds (default: 5)")
     cv.add_argument(
         "--jobs", type=int, default=None, help="folds fitted at once (default: 1; -1: one per core)"
     )
-    _add_metric_args(cv)
+    add_metric_args(cv)
     cv.add_argument("--json", action="store_true", help="print folds, mean and std as JSON")
     cv.add_argument("--quiet", action="store_true", help="print only the mean scores")
 
@@ -81,7 +83,7 @@ def _add_plot_parsers(sub: Any) -> None:
 
     sv = figure("spectrum", "singular values and cumulative energy (how many factors to keep)")
     sv.add_argument("source", help="model file, or ratings file (.csv/.parquet, mean-imputed)")
-    _add_data_args(sv)
+    add_data_args(sv)
     sv.add_argument("--energy", type=float, default=0.9, help="energy to mark (default: 0.9)")
 
     lm = figure("latent", "items or users in latent space, with labels")
@@ -96,8 +98,8 @@ def _add_plot_parsers(sub: Any) -> None:
 
     gs = figure("grid-search", "cross-validated score against one parameter")
     gs.add_argument("data", help="ratings file (.csv or .parquet)")
-    _add_data_args(gs)
-    _add_model_args(gs)
+    add_data_args(gs)
+    add_model_args(gs)
     gs.add_argument("--param", default="n_factors", help="parameter on the x axis")
     gs.add_argument("--values", nargs="+", required=True, help="values of --param to try")
     gs.add_argument("--folds", type=int, default=3, help="number of folds (default: 3)")
@@ -111,8 +113,8 @@ def _add_plot_parsers(sub: Any) -> None:
 def _cmd_cross_validate(a: argparse.Namespace) -> int:
     from funkrs.model_selection import cross_validate
 
-    ratings = funkrs.read_ratings(a.data, a.user, a.item, a.rating, separator=a.separator)
-    model = _model_from_args(a)
+    ratings = read_ratings(a.data, a.user, a.item, a.rating, separator=a.separator)
+    model = model_from_args(a)
     res = cross_validate(
         model,
         ratings,
@@ -148,15 +150,15 @@ def _nan_null(value: Any) -> Any:
 
 
 def _cmd_similar(a: argparse.Namespace) -> int:
-    model = funkrs.load(a.model)
+    model = load(a.model)
     vocab = model.users_ if a.users else model.items_
-    ids = _raw_ids(a.ids, vocab.ids_array, "user" if a.users else "item")
+    ids = raw_ids(a.ids, vocab.ids_array, "user" if a.users else "item")
     if a.users:
         frame = model.similar_users(ids, n=a.n, metric=a.metric)
     else:
         frame = model.similar_items(ids, n=a.n, metric=a.metric)
     if a.output:
-        _write_frame(frame, a.output)
+        write_frame(frame, a.output)
     elif a.json:
         print(json.dumps(frame.to_dicts()))
     else:
@@ -170,9 +172,9 @@ def _cmd_plot(a: argparse.Namespace) -> int:
 
     suffix = Path(a.output).suffix.lower()
     if suffix not in (".png", ".svg", ".pdf"):
-        raise _UserError(f"plot output must end in .png, .svg or .pdf, got {a.output!r}")
+        raise UserError(f"plot output must end in .png, .svg or .pdf, got {a.output!r}")
     draw: dict[str, Callable[[argparse.Namespace], Any]] = {
-        "learning-curve": lambda a: plot.learning_curve(funkrs.load(a.model)),
+        "learning-curve": lambda a: plot.learning_curve(load(a.model)),
         "spectrum": lambda a: plot.singular_values(_spectrum_source(a), energy=a.energy),
         "latent": _latent,
         "grid-search": _grid_search,
@@ -184,26 +186,23 @@ def _cmd_plot(a: argparse.Namespace) -> int:
 
 def _spectrum_source(a: argparse.Namespace) -> Any:
     if Path(a.source).suffix.lower() in _RATINGS_SUFFIXES:
-        return funkrs.read_ratings(a.source, a.user, a.item, a.rating, separator=a.separator)
-    return funkrs.load(a.source)
+        return read_ratings(a.source, a.user, a.item, a.rating, separator=a.separator)
+    return load(a.source)
 
 
 def _latent(a: argparse.Namespace) -> Any:
     from funkrs import plot
 
-    model = funkrs.load(a.model)
+    model = load(a.model)
     vocab = model.users_ if a.kind == "users" else model.items_
     labels = None
     if a.labels:
-        src = Path(a.labels)
-        if not src.is_file():
-            raise FileNotFoundError(f"file not found: {a.labels!r}")
-        df = pl.read_parquet(src) if src.suffix.lower() in (".parquet", ".pq") else pl.read_csv(src)
+        df = read_table(a.labels)
         for col in (a.label_id, a.label_name):
             if col not in df.columns:
-                raise _UserError(f"column {col!r} not found in {a.labels!r}; columns: {df.columns}")
+                raise UserError(f"column {col!r} not found in {a.labels!r}; columns: {df.columns}")
         labels = dict(zip(df[a.label_id].to_list(), df[a.label_name].to_list(), strict=True))
-    ids = None if a.ids is None else _raw_ids(a.ids, vocab.ids_array, a.kind[:-1])
+    ids = None if a.ids is None else raw_ids(a.ids, vocab.ids_array, a.kind[:-1])
     return plot.latent_map(model, kind=a.kind, labels=labels, dims=a.dims, n=a.n, ids=ids)
 
 
@@ -211,10 +210,10 @@ def _grid_search(a: argparse.Namespace) -> Any:
     from funkrs import plot
     from funkrs.model_selection import GridSearch
 
-    ratings = funkrs.read_ratings(a.data, a.user, a.item, a.rating, separator=a.separator)
+    ratings = read_ratings(a.data, a.user, a.item, a.rating, separator=a.separator)
     values = [_parse_value(v) for v in a.values]
     search = GridSearch(
-        _model_from_args(a),
+        model_from_args(a),
         {a.param: values},
         cv=a.folds,
         n_jobs=a.jobs,
