@@ -7,8 +7,10 @@ from typing import Any
 
 import numpy as np
 
-import funkrs
-from funkrs.metrics import rmse
+from funkrs import datasets
+from funkrs._ratings import train_test_split
+from funkrs.metrics import evaluate, rmse
+from funkrs.model import MatrixFactorization
 
 __all__ = ["run_demo"]
 
@@ -16,31 +18,31 @@ __all__ = ["run_demo"]
 def run_demo(solver: str = "funk-sgd", seed: int = 0) -> int:
     """Fit on MovieLens small (or synthetic data without the extra) and print what it learned."""
     try:
-        train, test = funkrs.datasets.movielens_small_split()
-        titles = funkrs.datasets.movielens_titles()
+        train, test = datasets.movielens_small_split()
+        titles = datasets.movielens_titles()
         name = "MovieLens small (dslabs, 100,004 ratings), fixed 80/20 split"
     except ImportError:
         print(
             "The 'datasets' extra is not installed (pip install 'funkrs[datasets]'); "
             "using synthetic ratings instead of MovieLens small."
         )
-        data = funkrs.datasets.synthetic(700, 9000, 100_000, random_state=seed)
-        train, test = funkrs.train_test_split(data, test_size=0.2, random_state=seed)
+        data = datasets.synthetic(700, 9000, 100_000, random_state=seed)
+        train, test = train_test_split(data, test_size=0.2, random_state=seed)
         titles = None
         name = "synthetic ratings (700 users × 9,000 items, 100,000 draws), 80/20 split"
     print(f"data: {name}\n  train {train!r}\n  test  {test!r}")
-    model = funkrs.MatrixFactorization(solver=solver, random_state=seed)
+    model = MatrixFactorization(solver=solver, random_state=seed)
     start = time.perf_counter()
     model.fit(train)
     fit_s = time.perf_counter() - start
-    scores = funkrs.evaluate(model, test)
+    scores = evaluate(model, test)
     baseline = rmse(test.values, np.full(len(test), train.values.mean()))
     print(f"\n{model!r} fitted in {fit_s:.2f}s")
     print(f"  test RMSE {scores['rmse']:.4f}   (global-mean baseline {baseline:.4f})")
     print(f"  test MAE  {scores['mae']:.4f}")
-    popular = funkrs.MatrixFactorization(solver="popularity").fit(train)
-    lists = funkrs.evaluate(model, test, metrics=["ndcg@10", "precision@10"])
-    pop = funkrs.evaluate(popular, test, metrics=["ndcg@10", "precision@10"])
+    popular = MatrixFactorization(solver="popularity").fit(train)
+    lists = evaluate(model, test, metrics=["ndcg@10", "precision@10"])
+    pop = evaluate(popular, test, metrics=["ndcg@10", "precision@10"])
     print(
         f"  top-10 lists: ndcg@10 {lists['ndcg@10']:.4f}, precision@10 "
         f"{lists['precision@10']:.4f}   (most rated first: {pop['ndcg@10']:.4f}, "
@@ -71,7 +73,7 @@ def _title(titles: object, item: object) -> str:
     return f"item {item}"
 
 
-def _star_wars(titles: object, model: funkrs.MatrixFactorization) -> Any:
+def _star_wars(titles: object, model: MatrixFactorization) -> Any:
     import polars as pl
 
     if isinstance(titles, pl.DataFrame):

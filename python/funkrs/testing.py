@@ -19,14 +19,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-import funkrs
+from funkrs import solvers
+from funkrs._ratings import Ratings
+from funkrs.model import MatrixFactorization
+from funkrs.persistence import load
 
 __all__ = ["SolverContract", "low_rank_ratings"]
 
 
 def low_rank_ratings(
     n_users: int = 60, n_items: int = 40, rank: int = 3, density: float = 0.5, seed: int = 0
-) -> funkrs.Ratings:
+) -> Ratings:
     """Noiseless low-rank ratings (plus biases) observed at ``density`` of the cells."""
     rng = np.random.default_rng(seed)
     p = rng.normal(0, 0.6, (n_users, rank))
@@ -36,7 +39,7 @@ def low_rank_ratings(
     mask[np.arange(n_users), rng.integers(0, n_items, n_users)] = True
     mask[rng.integers(0, n_users, n_items), np.arange(n_items)] = True
     users, items = np.nonzero(mask)
-    return funkrs.Ratings.from_arrays(users, items, full[users, items])
+    return Ratings.from_arrays(users, items, full[users, items])
 
 
 class SolverContract:
@@ -59,21 +62,21 @@ class SolverContract:
     params: ClassVar[dict[str, Any]] = {}
     max_rmse_ratio: ClassVar[float] = 0.9
 
-    def make_model(self, **overrides: Any) -> funkrs.MatrixFactorization:
+    def make_model(self, **overrides: Any) -> MatrixFactorization:
         """An unfitted estimator for the solver under test."""
         kwargs: dict[str, Any] = {"n_factors": 4, "random_state": 0}
         kwargs.update(self.params)
         kwargs.update(overrides)
-        return funkrs.MatrixFactorization(
+        return MatrixFactorization(
             solver=self.solver, solver_options=dict(self.solver_options) or None, **kwargs
         )
 
-    def data(self) -> funkrs.Ratings:
+    def data(self) -> Ratings:
         """Training data of the contract."""
         return low_rank_ratings()
 
     def test_registered(self) -> None:
-        assert self.solver in funkrs.solvers.available()
+        assert self.solver in solvers.available()
 
     def test_factor_shapes_and_dtypes(self) -> None:
         data = self.data()
@@ -119,7 +122,7 @@ class SolverContract:
         data = self.data()
         model = self.make_model().fit(data)
         model.save(tmp_path / "m.funkrs")
-        for back in (funkrs.load(tmp_path / "m.funkrs"), pickle.loads(pickle.dumps(model))):
+        for back in (load(tmp_path / "m.funkrs"), pickle.loads(pickle.dumps(model))):
             np.testing.assert_array_equal(back.user_factors_, model.user_factors_)
             np.testing.assert_array_equal(back.item_factors_, model.item_factors_)
             np.testing.assert_array_equal(
