@@ -1,7 +1,7 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-.PHONY: help install build-dev build-prod format lint test test-rust test-python bench all
+.PHONY: help install build-dev build-prod format lint imports test test-rust test-python bench all
 
 help: ## Show this help
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  %-12s %s\n", $$1, $$2}'
@@ -21,13 +21,16 @@ format: ## Format Rust and Python sources
 	ruff format
 	ruff check --fix
 
-lint: ## cargo fmt/clippy, ruff, mypy and stubtest
+lint: imports ## cargo fmt/clippy, ruff, mypy, stubtest and the import-cycle check
 	cargo fmt --all --check
 	cargo clippy --workspace --all-targets --locked -- -D warnings
 	ruff check
 	ruff format --check
 	mypy
 	python -m mypy.stubtest funkrs._funkrs --allowlist .stubtest-allowlist
+
+imports: ## Fail on import cycles between funkrs modules (tools/check_import_cycles.py)
+	python tools/check_import_cycles.py
 
 test-rust: ## Core tests without Python
 	cargo test -p funkrs-core --locked
