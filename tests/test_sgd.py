@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 
 import funkrs
 
+Split = tuple[funkrs.Ratings, funkrs.Ratings]
+
 
 @pytest.fixture
-def noisy() -> tuple[funkrs.Ratings, funkrs.Ratings]:
+def noisy() -> Split:
     base = funkrs.testing.low_rank_ratings(120, 80, rank=3, density=0.35, seed=3)
     rng = np.random.default_rng(0)
     noisy = funkrs.Ratings.from_arrays(
@@ -24,7 +26,7 @@ def noisy() -> tuple[funkrs.Ratings, funkrs.Ratings]:
     return funkrs.train_test_split(noisy, test_size=0.2, random_state=0)
 
 
-def test_validation_rmse_is_recorded_and_matches_evaluate(noisy) -> None:
+def test_validation_rmse_is_recorded_and_matches_evaluate(noisy: Split) -> None:
     train, test = noisy
     model = funkrs.MatrixFactorization(n_factors=8, n_epochs=5, random_state=0)
     model.fit(train, validation=test)
@@ -35,7 +37,7 @@ def test_validation_rmse_is_recorded_and_matches_evaluate(noisy) -> None:
     assert model.best_epoch_ is None
 
 
-def test_early_stopping_keeps_the_best_epoch(noisy) -> None:
+def test_early_stopping_keeps_the_best_epoch(noisy: Split) -> None:
     train, test = noisy
     model = funkrs.MatrixFactorization(
         n_factors=40,
@@ -55,7 +57,7 @@ def test_early_stopping_keeps_the_best_epoch(noisy) -> None:
     assert funkrs.evaluate(model, test)["rmse"] == pytest.approx(best_val, abs=1e-4)
 
 
-def test_patience_without_validation_is_an_error(noisy) -> None:
+def test_patience_without_validation_is_an_error(noisy: Split) -> None:
     train, _ = noisy
     with pytest.raises(ValueError, match="needs fit"):
         funkrs.MatrixFactorization(solver_options={"patience": 2}).fit(train)
@@ -63,7 +65,7 @@ def test_patience_without_validation_is_an_error(noisy) -> None:
         funkrs.MatrixFactorization(solver_options={"patience": 0})._make_solver()
 
 
-def test_feature_wise_schedule(noisy) -> None:
+def test_feature_wise_schedule(noisy: Split) -> None:
     train, test = noisy
     model = funkrs.MatrixFactorization(
         n_factors=3,
@@ -82,7 +84,7 @@ def test_feature_wise_schedule(noisy) -> None:
         funkrs.MatrixFactorization(solver_options={"schedule": "random"}).fit(train)
 
 
-def test_learning_rate_decay(noisy) -> None:
+def test_learning_rate_decay(noisy: Split) -> None:
     train, _ = noisy
     model = funkrs.MatrixFactorization(
         n_epochs=3, lr=0.01, random_state=0, solver_options={"lr_decay": 1.0}
@@ -103,7 +105,9 @@ def test_bit_identical_for_any_thread_count(seed: int, blocks: int, reshuffle: b
     for other in fits[1:]:
         np.testing.assert_array_equal(other.user_factors_, fits[0].user_factors_)
         np.testing.assert_array_equal(other.item_factors_, fits[0].item_factors_)
+        np.testing.assert_array_equal(other.user_bias_, fits[0].user_bias_)
         np.testing.assert_array_equal(other.item_bias_, fits[0].item_bias_)
+        assert other.global_mean_ == fits[0].global_mean_
 
 
 def test_noiseless_low_rank_is_recovered() -> None:
@@ -118,24 +122,23 @@ def test_noiseless_low_rank_is_recovered() -> None:
 
 @pytest.mark.timeout(120)
 def test_ctrl_c_stops_a_fit_and_leaves_the_model_unfitted() -> None:
+    # About 4·10¹¹ updates: the fit cannot end on its own before the timeout. An interrupt
+    # that the fit ignored would surface after it, with the model fitted ("True").
     script = textwrap.dedent(
         """
-        import os, signal, threading, time
+        import os, signal, threading
         import funkrs
-        data = funkrs.testing.low_rank_ratings(60, 40)
+        data = funkrs.testing.low_rank_ratings(300, 200, density=0.7)
         model = funkrs.MatrixFactorization(n_factors=4, n_epochs=10_000_000, random_state=0)
         threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT)).start()
-        start = time.perf_counter()
         try:
             model.fit(data)
         except KeyboardInterrupt:
-            print("interrupted", hasattr(model, "user_factors_"), time.perf_counter() - start)
+            print("interrupted", hasattr(model, "user_factors_"))
         """
     )
     proc = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=100
     )
     assert proc.returncode == 0, proc.stderr
-    words = proc.stdout.split()
-    assert words[:2] == ["interrupted", "False"]
-    assert float(words[2]) < 30
+    assert proc.stdout.split() == ["interrupted", "False"]
