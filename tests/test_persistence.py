@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+import json
 import pickle
 import zipfile
 from pathlib import Path
@@ -8,7 +10,10 @@ import numpy as np
 import pytest
 
 import funkrs
+import funkrs.model
+import funkrs.persistence
 from funkrs.exceptions import ModelFileError
+from funkrs.persistence import FORMAT_VERSION
 
 
 def _same(a: funkrs.MatrixFactorization, b: funkrs.MatrixFactorization) -> None:
@@ -101,3 +106,147 @@ def test_a_bare_npy_file_is_not_a_model(tmp_path: Path) -> None:
         np.save(fh, np.arange(4))
     with pytest.raises(ModelFileError, match="bare"):
         funkrs.load(tmp_path / "x.npy")
+
+
+def test_round_trip_keeps_the_whole_state(fitted, tmp_path: Path) -> None:
+    path = tmp_path / "m.funkrs"
+    fitted.save(path)
+    for back in (
+        funkrs.load(path),
+        funkrs.MatrixFactorization.load(path),
+        funkrs.model.load(path),
+        funkrs.persistence.load(path),
+    ):
+        assert isinstance(back, funkrs.MatrixFactorization)
+        a, b = fitted._state, back._state
+        assert a is not None
+        assert b is not None
+        for name in ("seen_indptr", "seen_indices", "item_rank_offset", "user_factors"):
+            x, y = getattr(a, name), getattr(b, name)
+            assert x.dtype == y.dtype, name
+            np.testing.assert_array_equal(x, y)
+        assert (b.best_epoch, b.solver, b.history) == (a.best_epoch, a.solver, a.history)
+        assert back.n_iter_ == fitted.n_iter_
+
+
+def _npy(arr: np.ndarray, allow_pickle: bool = False) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=allow_pickle)
+    return buf.getvalue()
+
+
+def _rewrite(src: Path, dst: Path, **members: np.ndarray | bytes | None) -> Path:
+    """A copy of the model file ``src`` with members replaced (None: removed)."""
+    with zipfile.ZipFile(src) as a, zipfile.ZipFile(dst, "w") as b:
+        for info in a.infolist():
+            key = info.filename.removesuffix(".npy")
+            if key not in members:
+                b.writestr(info, a.read(info))
+            elif (value := members[key]) is not None:
+                b.writestr(info.filename, _npy(value) if isinstance(value, np.ndarray) else value)
+    return dst
+
+
+def _meta(path: Path) -> dict:
+    with np.load(path, allow_pickle=False) as npz:
+        return json.loads(npz["meta"].tobytes())
+
+
+def _with_meta(src: Path, dst: Path, meta: dict) -> Path:
+    text = json.dumps(meta, allow_nan=True).encode("utf-8")
+    return _rewrite(src, dst, meta=np.frombuffer(text, dtype=np.uint8))
+
+
+@pytest.fixture
+def saved(fitted, tmp_path: Path) -> Path:
+    path = tmp_path / "good.funkrs"
+    fitted.save(path)
+    return path
+
+
+def test_load_rejects_damaged_arrays_naming_the_field(saved: Path, tmp_path: Path) -> None:
+    with np.load(saved, allow_pickle=False) as npz:
+        arr = {name: npz[name] for name in npz.files}
+    nan_p = arr["user_factors"].copy()
+    nan_p[0, 0] = np.nan
+    inf_b = arr["item_bias"].copy()
+    inf_b[-1] = -np.inf
+    past = arr["seen_indices"].copy()
+    past[0] = len(arr["item_ids"])
+    falling = arr["seen_indptr"].copy()
+    falling[[1, 2]] = falling[[2, 1]] if falling[2] != falling[1] else (falling[2] + 1, 0)
+    cases = [
+        ({"user_factors": nan_p}, "user_factors holds NaN"),
+        ({"item_bias": inf_b}, "item_bias holds NaN or infinite"),
+        ({"seen_indices": past}, "seen_indices holds item 30, past the 30 items"),
+        ({"seen_indptr": falling}, "seen_indptr must be non-decreasing"),
+        ({"user_factors": arr["user_factors"][:-1]}, r"user_factors has shape \(39, 5\)"),
+        ({"item_factors": arr["item_factors"][:, :3]}, r"item_factors has shape \(30, 3\)"),
+        ({"user_ids": arr["user_ids"][:-1]}, r"user_factors has shape \(40, 5\), expected \(39"),
+        ({"user_bias": arr["user_bias"].astype(np.float64)}, "user_bias must have dtype float32"),
+        ({"seen_indices": arr["seen_indices"].astype(np.int64)}, "seen_indices must be a 1-D"),
+        ({"item_ids": arr["item_ids"][::-1].copy()}, "items ids must be sorted and distinct"),
+        ({"item_ids": arr["item_ids"].astype(np.float64)}, "items ids must be int64 or unicode"),
+        ({"item_rank_offset": arr["item_rank_offset"][:2]}, "item_rank_offset has shape"),
+        ({"seen_indptr": None}, r"lacks the arrays \['seen_indptr'\]"),
+        ({"user_factors": None, "item_ids": None}, r"\['user_factors', 'item_ids'\]"),
+        ({"item_bias": _npy(np.array([{}], dtype=object), True)}, "Python objects"),
+        ({"user_bias": b"not an npy member"}, "not a readable funkrs model"),
+    ]
+    for j, (members, match) in enumerate(cases):
+        bad = _rewrite(saved, tmp_path / f"bad{j}.funkrs", **members)
+        with pytest.raises(ModelFileError, match=match):
+            funkrs.load(bad)
+
+
+def test_an_npy_header_claiming_more_data_is_rejected_before_allocating(
+    saved: Path, tmp_path: Path
+) -> None:
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (100000000000, 5), }"
+    member = b"\x93NUMPY\x01\x00" + (118).to_bytes(2, "little")
+    member += (header.ljust(117) + "\n").encode("latin1")
+    bad = _rewrite(saved, tmp_path / "huge.funkrs", user_factors=member)
+    with pytest.raises(ModelFileError, match="more data than it holds"):
+        funkrs.load(bad)
+
+
+def test_load_rejects_damaged_headers_naming_the_field(saved: Path, tmp_path: Path) -> None:
+    good = _meta(saved)
+    cases = [
+        (lambda m: m["params"].update(unknown="zero"), "unknown must be"),
+        (lambda m: m["params"].update(clip="yes"), "clip must be"),
+        (lambda m: m["params"].update(n_threads=0), "n_threads"),
+        (lambda m: m["params"].update(learning_rate=1.0), "params do not fit"),
+        (lambda m: m.update(params=[1, 2]), "params must be a JSON object"),
+        (lambda m: m.pop("global_mean"), r"lacks the fields \['global_mean'\]"),
+        (lambda m: m.update(global_mean=float("nan")), "global_mean must be a finite"),
+        (lambda m: m.update(global_mean="3.5"), "global_mean must be a finite"),
+        (lambda m: m.update(global_mean=1e39), "global_mean must be a finite float32"),
+        (lambda m: m.update(global_mean=10**400), "global_mean must be a finite float32"),
+        (lambda m: m.update(rating_scale=[1, 1e39]), "rating_scale"),
+        (lambda m: m.update(biased="yes"), "biased must be True or False"),
+        (lambda m: m.update(rating_scale=[5, 1]), "rating_scale"),
+        (lambda m: m.update(rating_scale=[1]), "rating_scale"),
+        (lambda m: m.update(best_epoch=2**70), "best_epoch"),
+        (lambda m: m.update(solver=None), "solver must be a string"),
+        (lambda m: m.update(history="none"), "history must be a tuple of rows"),
+        (lambda m: m["history"][0].update(epoch=1.5), "history row 0: epoch"),
+        (lambda m: m.update(format_version=True), "format_version"),
+        (lambda m: m.update(format_version=FORMAT_VERSION + 1), "upgrade funkrs"),
+    ]
+    for j, (change, match) in enumerate(cases):
+        meta = json.loads(json.dumps(good))
+        change(meta)
+        bad = _with_meta(saved, tmp_path / f"meta{j}.funkrs", meta)
+        with pytest.raises(ModelFileError, match=match):
+            funkrs.load(bad)
+
+
+def test_a_file_from_another_version_loads_with_a_warning(saved: Path, tmp_path: Path) -> None:
+    meta = _meta(saved)
+    meta["funkrs_version"] = "0.0.1"
+    other = _with_meta(saved, tmp_path / "old.funkrs", meta)
+    with pytest.warns(UserWarning, match="saved by funkrs 0.0.1") as caught:
+        model = funkrs.model.load(other)
+    assert caught[0].filename == __file__  # the warning points at the caller of load
+    assert model.n_users_ == 40

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 import funkrs
-from funkrs.exceptions import UnknownIdError
+from funkrs.exceptions import RatingsError, UnknownIdError
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def test_a_failed_parquet_run_leaves_nothing(trained, tmp_path: Path, monkeypatc
         model.recommend_to_parquet(tmp_path / "recs.parquet", batch_size=10)
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(UnknownIdError):
-        model.recommend_to_parquet(tmp_path / "x.parquet", users=["nobody"])
+        model.recommend_to_parquet(tmp_path / "x.parquet", users=[10**12])
     assert list(tmp_path.iterdir()) == []
 
 
@@ -125,6 +125,42 @@ def test_fold_in_adds_new_users_who_can_get_recommendations(trained) -> None:
     assert model.recommend(users=[old_user], n=3).height == 3
     with pytest.raises(ValueError, match="already in the model"):
         model.fold_in(new)
+
+
+def test_fold_in_of_users_without_known_items_is_an_error(trained) -> None:
+    model, _ = trained
+    model = _copy(model)
+    before = model._state
+    known = model.items_.ids_array[:2]
+    new = funkrs.Ratings.from_arrays(
+        [10**9, 10**9, 10**9 + 1, 10**9 + 2], [known[0], known[1], -5, -6], [4.0, 3.0, 2.0, 5.0]
+    )
+    with pytest.raises(UnknownIdError, match=r"none of the items of user 1000000001 are known"):
+        model.fold_in(new)
+    with pytest.raises(UnknownIdError, match=r"\(2 such user"):
+        model.fold_in_factors(new)
+    assert model._state is before  # nothing was added
+    # Some unknown items next to known ones are ignored.
+    mixed = funkrs.Ratings.from_arrays([10**9] * 3, [known[0], -5, known[1]], [4.0, 2.0, 3.0])
+    model.fold_in(mixed)
+    assert 10**9 in model.users_
+
+
+def test_fold_in_with_ids_of_the_wrong_kind_is_an_error(trained) -> None:
+    model, _ = trained
+    model = _copy(model)
+    before = model._state
+    items = model.items_.ids_array[:2]
+    string_users = funkrs.Ratings.from_arrays(["new"] * 2, items, [4.0, 3.0])
+    with pytest.raises(RatingsError, match="user ids of this model are integers, got strings"):
+        model.fold_in(string_users)
+    string_items = funkrs.Ratings.from_arrays([10**9] * 2, ["a", "b"], [4.0, 3.0])
+    with pytest.raises(RatingsError, match="item ids of this model are integers, got strings"):
+        model.fold_in(string_items)
+    with pytest.raises(RatingsError, match="item ids of this model are integers"):
+        model.fold_in_factors(string_items)
+    assert model._state is before
+    assert model.users_.ids_array.dtype == np.int64
 
 
 def _copy(model: funkrs.MatrixFactorization) -> funkrs.MatrixFactorization:

@@ -15,7 +15,9 @@ import polars as pl
 
 from funkrs import _funkrs
 from funkrs._ratings import Ratings
-from funkrs._vocab import Vocabulary
+from funkrs._state import FittedAttributes, FittedState
+from funkrs._vocab import Vocabulary, show_id
+from funkrs.exceptions import RatingsError, UnknownIdError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -25,24 +27,14 @@ __all__ = ["ScoringMixin"]
 Metric = Literal["cosine", "dot", "euclidean"]
 
 
-class ScoringMixin:
-    """Top-N recommendation, nearest neighbours and fold-in (mixed into the estimator)."""
+class ScoringMixin(FittedAttributes):
+    """Top-N recommendation, nearest neighbours and fold-in (mixed into the estimator).
 
-    # Set by ``fit`` (see MatrixFactorization).
-    user_factors_: np.ndarray
-    item_factors_: np.ndarray
-    user_bias_: np.ndarray
-    item_bias_: np.ndarray
-    global_mean_: float
-    biased_: bool
-    users_: Vocabulary
-    items_: Vocabulary
+    Every method reads the estimator's :class:`FittedState` (``_fitted()``) once and scores
+    from it; fold-in replaces the state with a new validated one (``_adopt``).
+    """
+
     reg: float
-    _seen_indptr: np.ndarray
-    _seen_indices: np.ndarray
-
-    def _check_fitted(self) -> None:  # pragma: no cover - provided by the estimator
-        raise NotImplementedError
 
     def _threads(self) -> int | None:  # pragma: no cover - provided by the estimator
         raise NotImplementedError
@@ -86,12 +78,12 @@ class ScoringMixin:
             A user or candidate item is unknown. Unknown users get no popularity fallback:
             fold them in first (:meth:`fold_in`).
         """
-        self._check_fitted()
+        st = self._fitted()
         _check_n(n)
-        uidx = self._user_index(users)
-        cands = self._candidates(items)
-        ids, scores = self._top_n_users(uidx, n, exclude_seen, cands)
-        return _ranking_frame(self.users_.ids(uidx), self.items_, ids, scores, ("user", "item"))
+        uidx = _user_index(st, users)
+        cands = _candidates(st, items)
+        ids, scores = self._top_n_users(st, uidx, n, exclude_seen, cands)
+        return _ranking_frame(st.users.ids(uidx), st.items, ids, scores, ("user", "item"))
 
     def recommend_to_parquet(
         self,
@@ -131,12 +123,12 @@ class ScoringMixin:
         int
             Number of rows written.
         """
-        self._check_fitted()
+        st = self._fitted()
         _check_n(n)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
-        uidx = self._user_index(users)
-        cands = self._candidates(items)
+        uidx = _user_index(st, users)
+        cands = _candidates(st, items)
         target = Path(path)
         if not target.parent.is_dir():
             raise FileNotFoundError(f"directory of {str(target)!r} does not exist")
@@ -145,53 +137,45 @@ class ScoringMixin:
         try:
             rows = 0
             for j, batch in enumerate(_batches(uidx, batch_size, progress)):
-                ids, scores = self._top_n_users(batch, n, exclude_seen, cands)
-                frame = _ranking_frame(
-                    self.users_.ids(batch), self.items_, ids, scores, ("user", "item")
-                )
+                ids, scores = self._top_n_users(st, batch, n, exclude_seen, cands)
+                frame = _ranking_frame(st.users.ids(batch), st.items, ids, scores, ("user", "item"))
                 frame.write_parquet(parts_dir / f"part-{j:08d}.parquet")
                 rows += frame.height
             parts = sorted(parts_dir.glob("part-*.parquet"))
             if parts:
                 pl.scan_parquet(parts).sink_parquet(tmp)
             else:
-                _empty_ranking(self.users_, self.items_).write_parquet(tmp)
+                _empty_ranking(st.users, st.items).write_parquet(tmp)
             os.replace(tmp, target)
             return rows
         finally:
             shutil.rmtree(parts_dir, ignore_errors=True)
 
-    def _user_index(self, users: npt.ArrayLike | None) -> np.ndarray:
-        if users is None:
-            return np.arange(len(self.users_), dtype=np.int64)
-        return self.users_.numbers(np.atleast_1d(np.asarray(users)), missing="error")
-
-    def _candidates(self, items: npt.ArrayLike | None) -> np.ndarray | None:
-        if items is None:
-            return None
-        idx = self.items_.numbers(np.atleast_1d(np.asarray(items)), missing="error")
-        return np.unique(idx).astype(np.uint32)
-
     def _top_n_users(
-        self, uidx: np.ndarray, n: int, exclude_seen: bool, cands: np.ndarray | None
+        self,
+        st: FittedState,
+        uidx: np.ndarray,
+        n: int,
+        exclude_seen: bool,
+        cands: np.ndarray | None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        offsets = np.full(len(uidx), self.global_mean_ if self.biased_ else 0.0, np.float32)
-        if self.biased_:
-            offsets += self.user_bias_[uidx]
-        item_terms = self.item_bias_ if self.biased_ else None
-        rank = getattr(self, "item_rank_offset_", None)
-        if rank is not None and rank.any():
+        offsets = np.full(len(uidx), st.global_mean if st.biased else 0.0, np.float32)
+        if st.biased:
+            offsets += st.user_bias[uidx]
+        item_terms = st.item_bias if st.biased else None
+        rank = st.item_rank_offset
+        if rank.any():
             item_terms = rank if item_terms is None else item_terms + rank
-        if item_terms is None and self.item_factors_.shape[1] == 0:
+        if item_terms is None and st.item_factors.shape[1] == 0:
             # Without factor columns the kernel counts the items by their bias terms.
-            item_terms = np.zeros(len(self.items_), np.float32)
+            item_terms = np.zeros(st.n_items, np.float32)
         exclude = None
         if exclude_seen:
-            exclude = (self._seen_indptr, self._seen_indices, uidx.astype(np.uint32))
+            exclude = (st.seen_indptr, st.seen_indices, uidx.astype(np.uint32))
         return _funkrs.top_n(
-            np.ascontiguousarray(self.user_factors_[uidx]),
+            np.ascontiguousarray(st.user_factors[uidx]),
             offsets,
-            self.item_factors_,
+            st.item_factors,
             np.zeros(0, np.float32) if item_terms is None else item_terms,
             int(n),
             exclude=exclude,
@@ -220,10 +204,10 @@ class ScoringMixin:
         polars.DataFrame
             Columns ``item``, ``similar``, ``score``, ``rank``.
         """
-        self._check_fitted()
-        idx = self.items_.numbers(np.atleast_1d(np.asarray(items)), missing="error")
-        ids, scores = self._neighbours(self.item_factors_, idx, n, metric)
-        return _ranking_frame(self.items_.ids(idx), self.items_, ids, scores, ("item", "similar"))
+        st = self._fitted()
+        idx = st.items.numbers(np.atleast_1d(np.asarray(items)), missing="error", what="item")
+        ids, scores = self._neighbours(st.item_factors, idx, n, metric)
+        return _ranking_frame(st.items.ids(idx), st.items, ids, scores, ("item", "similar"))
 
     def similar_users(
         self, users: npt.ArrayLike, n: int = 10, metric: Metric = "cosine"
@@ -233,10 +217,10 @@ class ScoringMixin:
         Same rules as :meth:`similar_items`; columns ``user``, ``similar``, ``score``,
         ``rank``.
         """
-        self._check_fitted()
-        idx = self.users_.numbers(np.atleast_1d(np.asarray(users)), missing="error")
-        ids, scores = self._neighbours(self.user_factors_, idx, n, metric)
-        return _ranking_frame(self.users_.ids(idx), self.users_, ids, scores, ("user", "similar"))
+        st = self._fitted()
+        idx = st.users.numbers(np.atleast_1d(np.asarray(users)), missing="error", what="user")
+        ids, scores = self._neighbours(st.user_factors, idx, n, metric)
+        return _ranking_frame(st.users.ids(idx), st.users, ids, scores, ("user", "similar"))
 
     def _neighbours(
         self, vectors: np.ndarray, idx: np.ndarray, n: int, metric: str
@@ -280,30 +264,41 @@ class ScoringMixin:
         Solves, per user, the ridge problem
         ``min Σ_i (r_ui − μ − b_i − b_u − p_u·q_i)² + reg·n_u·(‖p_u‖² + b_u²)`` (the
         regularisation SGD applies once per rating). Items unknown to the model are
-        ignored; a user without known items gets zero factors (the baseline).
+        ignored.
 
         Returns
         -------
         (user_ids, user_factors, user_bias)
             Raw ids of the users of ``ratings``, ``float32`` factors ``(n, k)`` and biases.
+
+        Raises
+        ------
+        UnknownIdError
+            A user has no rating of an item the model knows (nothing to fold in).
+        RatingsError
+            The item ids of ``ratings`` are of the other kind than the model's (strings
+            for integer ids or the reverse).
         """
-        self._check_fitted()
+        st = self._fitted()
+        if not isinstance(ratings, Ratings):
+            raise TypeError(f"fold-in expects funkrs.Ratings, got {type(ratings).__name__}")
         lam = self.reg if reg is None else reg
         if not (isinstance(lam, (int, float)) and np.isfinite(lam) and lam > 0):
             raise ValueError(f"fold-in needs reg > 0, got {lam!r}")
-        item_idx = self.items_.numbers(ratings.raw_items(), missing="negative")
+        item_idx = st.items.numbers(ratings.raw_items(), missing="negative", what="item")
         known = item_idx >= 0
         rows = ratings.users[known]
+        _check_some_known(ratings, rows)
         indptr, order = _funkrs.csr_from_coo(
             np.ascontiguousarray(rows, dtype=np.uint32),
             np.arange(len(rows), dtype=np.uint32),
             ratings.n_users,
         )
         p, b = _funkrs.fold_in(
-            self.item_factors_,
-            self.item_bias_,
-            self.global_mean_,
-            self.biased_,
+            st.item_factors,
+            st.item_bias,
+            st.global_mean,
+            st.biased,
             indptr,
             np.ascontiguousarray(item_idx[known][order], dtype=np.uint32),
             np.ascontiguousarray(ratings.values[known][order], dtype=np.float32),
@@ -321,53 +316,83 @@ class ScoringMixin:
 
         Raises
         ------
-        ValueError
-            Some users of ``ratings`` are already in the model.
+        RatingsError
+            Some users of ``ratings`` are already in the model, or its ids are of the other
+            kind than the model's.
+        UnknownIdError
+            A user has no rating of an item the model knows.
         """
-        self._check_fitted()
+        st = self._fitted()
         if not isinstance(ratings, Ratings):
             raise TypeError(f"fold_in expects funkrs.Ratings, got {type(ratings).__name__}")
-        existing = self.users_.numbers(ratings.user_vocab.ids_array, missing="negative") >= 0
+        new = ratings.user_vocab.ids_array
+        existing = st.users.numbers(new, missing="negative", what="user") >= 0
         if existing.any():
-            first = ratings.user_vocab.ids_array[int(np.argmax(existing))]
-            raise ValueError(
+            raise RatingsError(
                 f"{int(existing.sum())} user(s) of fold_in are already in the model "
-                f"(e.g. {first!r}); fold_in adds new users only"
+                f"(e.g. {show_id(new[int(np.argmax(existing))])}); fold_in adds new users only"
             )
         new_ids, p, b = self.fold_in_factors(ratings, reg)
-        self._append_users(new_ids, p, b, ratings)
+        self._adopt(_with_users(st, new_ids, p, b, ratings))
         return self
 
-    def _append_users(
-        self, new_ids: np.ndarray, p: np.ndarray, b: np.ndarray, ratings: Ratings
-    ) -> None:
-        all_ids = np.concatenate([self.users_.ids_array, new_ids])
-        order = np.argsort(all_ids, kind="stable")
-        vocab = Vocabulary.__new__(Vocabulary)
-        vocab.__setstate__({"ids": all_ids[order]})
-        # Seen lists of the new users, in the model's item ids.
-        item_idx = self.items_.numbers(ratings.raw_items(), missing="negative")
-        known = item_idx >= 0
-        new_indptr, new_pos = _funkrs.csr_from_coo(
-            np.ascontiguousarray(ratings.users[known], dtype=np.uint32),
-            np.arange(int(known.sum()), dtype=np.uint32),
-            len(new_ids),
+
+def _user_index(st: FittedState, users: npt.ArrayLike | None) -> np.ndarray:
+    if users is None:
+        return np.arange(st.n_users, dtype=np.int64)
+    return st.users.numbers(np.atleast_1d(np.asarray(users)), missing="error", what="user")
+
+
+def _candidates(st: FittedState, items: npt.ArrayLike | None) -> np.ndarray | None:
+    if items is None:
+        return None
+    idx = st.items.numbers(np.atleast_1d(np.asarray(items)), missing="error", what="item")
+    return np.unique(idx).astype(np.uint32)
+
+
+def _check_some_known(ratings: Ratings, known_rows: np.ndarray) -> None:
+    """Every user of ``ratings`` must rate at least one item the model knows."""
+    has_known = np.bincount(known_rows, minlength=ratings.n_users) > 0
+    if not has_known.all():
+        lost = np.flatnonzero(~has_known)
+        user = ratings.user_vocab.ids_array[lost[0]]
+        raise UnknownIdError(
+            f"none of the items of user {show_id(user)} are known to the model "
+            f"({len(lost)} such user(s)); fold-in needs ratings of training items"
         )
-        new_cols = item_idx[known][new_pos].astype(np.uint32)
-        counts = np.concatenate([np.diff(self._seen_indptr), np.diff(new_indptr)]).astype(np.int64)
-        starts = np.concatenate(
-            [self._seen_indptr[:-1], new_indptr[:-1] + len(self._seen_indices)]
-        ).astype(np.int64)
-        counts, starts = counts[order], starts[order]
-        cols = np.concatenate([self._seen_indices, _sorted_rows(new_indptr, new_cols)])
-        # Gather the rows in the new user order: row r's entries are starts[r] + 0..counts[r].
-        first = np.cumsum(counts) - counts
-        take = np.repeat(starts - first, counts) + np.arange(int(counts.sum()))
-        self.user_factors_ = np.ascontiguousarray(np.vstack([self.user_factors_, p])[order])
-        self.user_bias_ = np.ascontiguousarray(np.concatenate([self.user_bias_, b])[order])
-        self._seen_indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint64)
-        self._seen_indices = np.ascontiguousarray(cols[take], dtype=np.uint32)
-        self.users_ = vocab
+
+
+def _with_users(
+    st: FittedState, new_ids: np.ndarray, p: np.ndarray, b: np.ndarray, ratings: Ratings
+) -> FittedState:
+    """``st`` with the users ``new_ids`` (factors ``p``, biases ``b``) and their seen items."""
+    all_ids = np.concatenate([st.users.ids_array, new_ids])
+    order = np.argsort(all_ids, kind="stable")
+    # Seen lists of the new users, in the model's item ids.
+    item_idx = st.items.numbers(ratings.raw_items(), missing="negative", what="item")
+    known = item_idx >= 0
+    new_indptr, new_pos = _funkrs.csr_from_coo(
+        np.ascontiguousarray(ratings.users[known], dtype=np.uint32),
+        np.arange(int(known.sum()), dtype=np.uint32),
+        len(new_ids),
+    )
+    new_cols = item_idx[known][new_pos].astype(np.uint32)
+    counts = np.concatenate([np.diff(st.seen_indptr), np.diff(new_indptr)]).astype(np.int64)
+    starts = np.concatenate([st.seen_indptr[:-1], new_indptr[:-1] + len(st.seen_indices)]).astype(
+        np.int64
+    )
+    counts, starts = counts[order], starts[order]
+    cols = np.concatenate([st.seen_indices, _sorted_rows(new_indptr, new_cols)])
+    # Gather the rows in the new user order: row r's entries are starts[r] + 0..counts[r].
+    first = np.cumsum(counts) - counts
+    take = np.repeat(starts - first, counts) + np.arange(int(counts.sum()))
+    return st.replace(
+        user_factors=np.ascontiguousarray(np.vstack([st.user_factors, p])[order]),
+        user_bias=np.ascontiguousarray(np.concatenate([st.user_bias, b])[order]),
+        users=Vocabulary.from_sorted(all_ids[order]),
+        seen_indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.uint64),
+        seen_indices=np.ascontiguousarray(cols[take], dtype=np.uint32),
+    )
 
 
 def _sorted_rows(indptr: np.ndarray, cols: np.ndarray) -> np.ndarray:

@@ -139,6 +139,17 @@ class Vocabulary:
         vocab._index = None
         return vocab, codes.reshape(-1).astype(np.uint32)
 
+    @classmethod
+    def from_sorted(cls, ids: np.ndarray) -> Vocabulary:
+        """A vocabulary over ``ids`` as given (sorted and distinct; not checked here).
+
+        Used where the ids come from a vocabulary already, or are checked afterwards (see
+        :meth:`funkrs._state.FittedState.validate`).
+        """
+        vocab = cls.__new__(cls)
+        vocab.__setstate__({"ids": ids})
+        return vocab
+
     @property
     def ids_array(self) -> np.ndarray:
         """The sorted raw ids (read-only)."""
@@ -153,7 +164,10 @@ class Vocabulary:
         return len(self._ids)
 
     def __contains__(self, raw: object) -> bool:
-        return bool(self.numbers(np.asarray([raw]), missing="negative")[0] >= 0)
+        try:
+            return bool(self.numbers(np.asarray([raw]), missing="negative")[0] >= 0)
+        except RatingsError:  # an id of the other kind is simply not in the vocabulary
+            return False
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Vocabulary):
@@ -178,53 +192,80 @@ class Vocabulary:
         self._index = None
 
     def numbers(
-        self, raw: npt.ArrayLike, missing: Literal["error", "negative"] = "error"
+        self,
+        raw: npt.ArrayLike,
+        missing: Literal["error", "negative"] = "error",
+        what: str = "query",
     ) -> np.ndarray:
         """Inner ids (``int64``) of raw ids, vectorised.
 
         Parameters
         ----------
         raw : array-like
-            Raw ids to look up.
+            Raw ids to look up, of this vocabulary's kind: integers (whole-number floats
+            count, as in ingestion) or strings.
         missing : {"error", "negative"}
             What to do with ids not in the vocabulary: raise :class:`UnknownIdError` naming
             the first one, or return ``-1`` for them.
+        what : str
+            What the ids are (``"user"``, ``"item"``), for error messages.
 
         Returns
         -------
         numpy.ndarray
-            ``int64`` inner ids, the same length as ``raw``.
+            ``int64`` inner ids, the shape of ``raw``.
+
+        Raises
+        ------
+        RatingsError
+            ``raw`` holds ids of the other kind (strings for integer ids or the reverse),
+            fractional floats, booleans, nulls or a mixture.
+        UnknownIdError
+            With ``missing="error"``, naming the first id not in the vocabulary.
         """
         arr = np.asarray(raw)
         if arr.ndim == 0:
             arr = arr.reshape(1)
         out = np.full(arr.shape, -1, dtype=np.int64)
-        if len(self._ids) == 0 or arr.size == 0:
+        if arr.size == 0:
+            return out
+        query = self._query(arr.reshape(-1), what)
+        if len(self._ids) == 0:
             found = np.zeros(arr.shape, dtype=bool)
+        elif not self.is_string:
+            flat = self._int_index().lookup(np.ascontiguousarray(query, dtype=np.int64))
+            out = flat.reshape(arr.shape)
+            found = out >= 0
+        elif query.dtype.itemsize > 0:
+            out = self._str_index().lookup(_ucs4_rows(query)).reshape(arr.shape)
+            found = out >= 0
         else:
-            try:
-                query = normalize_ids(arr, "query")
-            except RatingsError:
-                query = None
-            if query is None or (query.dtype.kind == "U") != self.is_string:
-                found = np.zeros(arr.shape, dtype=bool)
-            elif not self.is_string:
-                out = self._int_index().lookup(np.ascontiguousarray(query, dtype=np.int64))
-                found = out >= 0
-            elif query.dtype.itemsize > 0:
-                out = self._str_index().lookup(_ucs4_rows(query))
-                found = out >= 0
-            else:
-                pos = np.searchsorted(self._ids, query)
-                pos_c = np.minimum(pos, len(self._ids) - 1)
-                found = self._ids[pos_c] == query
-                out[found] = pos_c[found]
+            pos = np.searchsorted(self._ids, query)
+            pos_c = np.minimum(pos, len(self._ids) - 1)
+            hit = self._ids[pos_c] == query
+            out.reshape(-1)[hit] = pos_c[hit]
+            found = hit.reshape(arr.shape)
         if missing == "error" and not found.all():
-            first = int(np.argmax(~found))
+            first = int(np.argmax(~found.reshape(-1)))
             raise UnknownIdError(
-                f"id {show_id(arr[first])} (position {first}) is not in the vocabulary"
+                f"{what} id {show_id(arr.reshape(-1)[first])} (position {first}) is not in the "
+                "vocabulary"
             )
         return out
+
+    def _query(self, arr: np.ndarray, what: str) -> np.ndarray:
+        """``arr`` normalised, or :class:`RatingsError` if it is not of this vocabulary's kind."""
+        query = normalize_ids(arr, what)
+        if (query.dtype.kind == "U") != self.is_string:
+            want = "strings" if self.is_string else "integers"
+            got = "strings" if query.dtype.kind == "U" else "integers"
+            if arr.dtype.kind == "f":
+                got = "floats"
+            raise RatingsError(
+                f"{what} ids of this model are {want}, got {got} (e.g. {show_id(arr[0])}); "
+                f"convert the ids to {want} first"
+            )
+        return query
 
     def int_query(self, raw: npt.ArrayLike) -> np.ndarray | None:
         """``raw`` as contiguous ``int64`` if it and this vocabulary hold integer ids, else None.

@@ -3,28 +3,28 @@
 from __future__ import annotations
 
 import inspect
-import math
-import numbers
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from funkrs import _funkrs
+from funkrs import _funkrs, persistence
 from funkrs import solvers as _solvers
 from funkrs._base import BaseEstimator
+from funkrs._checks import check_float, check_int, seed_from
 from funkrs._ratings import Ratings
 from funkrs._scoring import ScoringMixin
-from funkrs._vocab import Vocabulary, show_id
-from funkrs.exceptions import NotFittedError, UnknownIdError
+from funkrs._state import HISTORY_FIELDS, FittedState, history_rows
+from funkrs._vocab import show_id
+from funkrs.exceptions import ModelFileError, UnknownIdError
 
 if TYPE_CHECKING:
     from funkrs.solvers import EpochCallback, Factors
 
-__all__ = ["MatrixFactorization"]
+__all__ = ["MatrixFactorization", "load"]
 
 UnknownPolicy = Literal["baseline", "nan", "error"]
 
@@ -191,6 +191,17 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         }
         return cls(**merged)
 
+    # -- fitted state (the attributes themselves: see FittedAttributes) ---------------------
+    @property
+    def history_(self) -> pl.DataFrame:
+        """Per-epoch training history (columns of :data:`HISTORY_SCHEMA`)."""
+        return history_frame(self._fitted().history)
+
+    @property
+    def n_iter_(self) -> int:
+        """Number of epochs trained."""
+        return len(self._fitted().history)
+
     # -- fitting ----------------------------------------------------------------------------
     def fit(
         self,
@@ -233,7 +244,7 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
             )
         params = self._fit_params()
         solver = self._make_solver()
-        seed = _seed(self.random_state)
+        seed = seed_from(self.random_state)
         extra: dict[str, Any] = {}
         if validation is not None:
             extra["validation"] = _validation_set(solver, ratings, validation)
@@ -245,16 +256,16 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         return self
 
     def _fit_params(self) -> _solvers.FitParams:
-        _check_int("n_factors", self.n_factors, 1)
-        _check_int("n_epochs", self.n_epochs, 0)
-        _check_float("lr", self.lr, positive=True)
-        _check_float("reg", self.reg)
-        _check_float("init_std", self.init_std)
+        check_int("n_factors", self.n_factors, 1)
+        check_int("n_epochs", self.n_epochs, 0)
+        check_float("lr", self.lr, positive=True)
+        check_float("reg", self.reg)
+        check_float("init_std", self.init_std)
         if not isinstance(self.biased, (bool, np.bool_)):
             raise ValueError(f"biased must be True or False, got {self.biased!r}")
         self._check_policies()
         if self.popularity_weight != "auto":
-            _check_float("popularity_weight", self.popularity_weight)
+            check_float("popularity_weight", self.popularity_weight)
         return _solvers.FitParams(
             n_factors=int(self.n_factors),
             n_epochs=int(self.n_epochs),
@@ -274,7 +285,7 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
     def _threads(self) -> int | None:
         if self.n_threads is None:
             return None
-        _check_int("n_threads", self.n_threads, 1)
+        check_int("n_threads", self.n_threads, 1)
         return int(self.n_threads)
 
     def _make_solver(self) -> Any:
@@ -288,51 +299,38 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
             raise TypeError(f"invalid solver_options for solver {self.solver!r}: {exc}") from None
 
     def _set_fitted(self, ratings: Ratings, f: Factors) -> None:
-        self.user_factors_ = f.user_factors
-        self.item_factors_ = f.item_factors
-        self.user_bias_ = f.user_bias
-        self.item_bias_ = f.item_bias
-        self.global_mean_ = float(f.global_mean)
-        self.biased_ = bool(f.biased)
-        self.users_: Vocabulary = ratings.user_vocab
-        self.items_: Vocabulary = ratings.item_vocab
-        lo, hi = ratings.rating_scale
-        self.rating_scale_: tuple[float, float] = (float(lo), float(hi))
-        self.history_ = history_frame(f.history)
-        self.n_iter_ = len(f.history)
-        self.best_epoch_ = f.best_epoch
-        self.solver_ = self.solver
         if self.popularity_weight == "auto":
             weight = 0.0 if f.ranking else self.POPULARITY_WEIGHT
         else:
             weight = float(self.popularity_weight)
-        self.item_rank_offset_ = rank_offset(ratings, weight)
         indptr, indices = _funkrs.csr_from_coo(
             np.ascontiguousarray(ratings.users, dtype=np.uint32),
             np.ascontiguousarray(ratings.items, dtype=np.uint32),
             ratings.n_users,
             n_threads=self._threads(),
         )
-        self._seen_indptr = indptr
-        self._seen_indices = indices
+        lo, hi = ratings.rating_scale
+        state = FittedState(
+            user_factors=f.user_factors,
+            item_factors=f.item_factors,
+            user_bias=f.user_bias,
+            item_bias=f.item_bias,
+            global_mean=float(f.global_mean),
+            biased=bool(f.biased),
+            users=ratings.user_vocab,
+            items=ratings.item_vocab,
+            rating_scale=(float(lo), float(hi)),
+            seen_indptr=indptr,
+            seen_indices=indices,
+            item_rank_offset=rank_offset(ratings, weight),
+            history=history_rows(f.history),
+            best_epoch=f.best_epoch,
+            solver=self.solver,
+        )
+        self._adopt(state)
 
     def _check_fitted(self) -> None:
-        if not hasattr(self, "user_factors_"):
-            raise NotFittedError(
-                f"this {type(self).__name__} is not fitted yet; call fit(ratings) first"
-            )
-
-    @property
-    def n_users_(self) -> int:
-        """Number of users seen in training."""
-        self._check_fitted()
-        return len(self.users_)
-
-    @property
-    def n_items_(self) -> int:
-        """Number of items seen in training."""
-        self._check_fitted()
-        return len(self.items_)
+        self._fitted()
 
     # -- prediction -------------------------------------------------------------------------
     def predict(
@@ -364,7 +362,7 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         UnknownIdError
             With ``unknown="error"``, naming the first unknown user or item.
         """
-        self._check_fitted()
+        st = self._fitted()
         policy = self.unknown if unknown is None else unknown
         if policy not in ("baseline", "nan", "error"):
             raise ValueError(f"unknown must be 'baseline', 'nan' or 'error', got {policy!r}")
@@ -376,26 +374,26 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
             )
         do_clip = self.clip if clip is None else clip
         scoring: dict[str, Any] = {
-            "clip": self.rating_scale_ if do_clip else None,
+            "clip": st.rating_scale if do_clip else None,
             "unknown_nan": policy == "nan",
             "n_threads": self._threads(),
         }
         params = (
-            self.user_factors_,
-            self.item_factors_,
-            self.user_bias_,
-            self.item_bias_,
-            self.global_mean_,
-            self.biased_,
+            st.user_factors,
+            st.item_factors,
+            st.user_bias,
+            st.item_bias,
+            st.global_mean,
+            st.biased,
         )
         if policy != "error":
             # Integer ids: one Rust pass maps the raw ids and scores the pairs.
-            uq, iq = self.users_.int_query(u_raw), self.items_.int_query(i_raw)
+            uq, iq = st.users.int_query(u_raw), st.items.int_query(i_raw)
             if uq is not None and iq is not None:
-                indexes = (self.users_._int_index(), self.items_._int_index())
+                indexes = (st.users._int_index(), st.items._int_index())
                 return _funkrs.predict(*params, uq, iq, indexes=indexes, **scoring)
-        u = self.users_.numbers(u_raw, missing="negative")
-        i = self.items_.numbers(i_raw, missing="negative")
+        u = st.users.numbers(u_raw, missing="negative", what="user")
+        i = st.items.numbers(i_raw, missing="negative", what="item")
         if policy == "error":
             _raise_unknown("user", u, u_raw)
             _raise_unknown("item", i, i_raw)
@@ -409,12 +407,57 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
     def save(self, path: str | os.PathLike[str]) -> None:
         """Save the fitted model (``.npz`` plus a JSON header, no pickle).
 
-        Load it back with :func:`funkrs.load`.
+        Load it back with :func:`funkrs.load` or :meth:`load`.
         """
-        from funkrs.persistence import save_model
+        state = self._fitted()
+        params = self.get_params()
+        if isinstance(params.get("random_state"), np.random.Generator):
+            params["random_state"] = None
+        if params.get("solver_options") is not None:
+            params["solver_options"] = dict(params["solver_options"])
+        persistence.write_state(path, params, state)
 
-        self._check_fitted()
-        save_model(self, path)
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> MatrixFactorization:
+        """Load a model written by :meth:`save`; the same as :func:`funkrs.load`."""
+        return cls._from_file(path, stacklevel=3)
+
+    @classmethod
+    def _from_file(cls, path: str | os.PathLike[str], stacklevel: int) -> MatrixFactorization:
+        params, state = persistence.read_state(path, stacklevel=stacklevel)
+        where = repr(str(path))
+        try:
+            model = cls(**params)
+        except TypeError as exc:
+            raise ModelFileError(
+                f"{where} is damaged: params do not fit {cls.__name__}: {exc}"
+            ) from None
+        try:
+            model._check_policies()
+        except ValueError as exc:
+            raise ModelFileError(f"{where} is damaged: params: {exc}") from None
+        model._state = state
+        return model
+
+
+def load(path: str | os.PathLike[str]) -> MatrixFactorization:
+    """Load a model written by :meth:`MatrixFactorization.save`.
+
+    The file is validated as a whole (shapes, dtypes, finite values, the seen-items index,
+    the parameters) before a model is returned.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` does not exist.
+    ModelFileError
+        The file is not a funkrs model, or it is truncated or corrupted; the message names
+        the damaged field.
+    """
+    return MatrixFactorization._from_file(path, stacklevel=3)
+
+
+persistence.set_loader(load)
 
 
 def rank_offset(ratings: Ratings, weight: float) -> np.ndarray:
@@ -427,16 +470,11 @@ def rank_offset(ratings: Ratings, weight: float) -> np.ndarray:
 
 
 HISTORY_SCHEMA = {
-    "epoch": pl.Int64,
-    "feature": pl.Int64,
-    "train_rmse": pl.Float64,
-    "validation_rmse": pl.Float64,
-    "lr": pl.Float64,
-    "seconds": pl.Float64,
+    name: pl.Int64 if kind is int else pl.Float64 for name, kind in HISTORY_FIELDS.items()
 }
 
 
-def history_frame(history: list[dict[str, Any]]) -> pl.DataFrame:
+def history_frame(history: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
     """Per-epoch training history as a Polars frame (missing keys become nulls)."""
     rows = [{name: row.get(name) for name in HISTORY_SCHEMA} for row in history]
     return pl.DataFrame(rows, schema=HISTORY_SCHEMA)
@@ -448,8 +486,8 @@ def _validation_set(solver: Any, train: Ratings, validation: Ratings) -> _solver
     if "validation" not in inspect.signature(solver.fit).parameters:
         raise TypeError(f"solver {type(solver).name!r} does not support validation ratings")
     return _solvers.ValidationSet(
-        users=train.user_vocab.numbers(validation.raw_users(), missing="negative"),
-        items=train.item_vocab.numbers(validation.raw_items(), missing="negative"),
+        users=train.user_vocab.numbers(validation.raw_users(), missing="negative", what="user"),
+        items=train.item_vocab.numbers(validation.raw_items(), missing="negative", what="item"),
         values=np.ascontiguousarray(validation.values, dtype=np.float32),
         rating_scale=train.rating_scale,
     )
@@ -463,27 +501,3 @@ def _raise_unknown(what: str, inner: np.ndarray, raw: np.ndarray) -> None:
             f"{what} {show_id(raw[j])} (position {j}) was not seen in training; "
             "use unknown='baseline' or 'nan' to predict it anyway"
         )
-
-
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def _check_float(name: str, value: Any, *, positive: bool = False) -> None:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (positive and value == 0):
-        bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
-
-
-def _seed(random_state: int | np.random.Generator | None) -> int:
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise ValueError(f"random_state must be >= 0, got {random_state}")
-        return int(random_state) % (1 << 64)
-    if random_state is None or isinstance(random_state, np.random.Generator):
-        return int(np.random.default_rng(random_state).integers(0, 2**63))
-    raise ValueError(
-        f"random_state must be None, an int or a numpy Generator, got {random_state!r}"
-    )

@@ -1,26 +1,40 @@
-"""Saving and loading fitted models: ``.npz`` arrays plus a JSON header, never pickle."""
+"""Model files: a fitted state and its parameters as ``.npz`` arrays plus a JSON header.
+
+A model file is numpy's ``.npz`` (a zip archive of ``.npy`` members, written with
+``allow_pickle=False``): the factor, bias, id and seen-items arrays of a
+:class:`~funkrs._state.FittedState`, and a ``meta`` member holding a UTF-8 JSON header
+(``magic``, ``format_version``, ``funkrs_version``, the estimator's parameters and the
+state's scalar fields and history).
+
+This module knows the fitted state and a parameters dict, not the estimator:
+:meth:`funkrs.MatrixFactorization.save` calls :func:`write_state` and :func:`funkrs.load`
+(:func:`funkrs.model.load`) builds the estimator from :func:`read_state`. Reading never
+trusts the file: archive members are size-checked before anything is allocated, and the
+state is validated as a whole, so a damaged file raises :class:`ModelFileError` naming the
+problem and never yields a partly usable model.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import io
 import json
+import math
 import os
 import tempfile
 import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
+from funkrs._funkrs import __version__
+from funkrs._state import FittedState, history_rows
 from funkrs._vocab import Vocabulary
 from funkrs.exceptions import ModelFileError
 
-if TYPE_CHECKING:
-    from funkrs.model import MatrixFactorization
-
-__all__ = ["FORMAT_VERSION", "load", "save_model"]
+__all__ = ["FORMAT_VERSION", "load", "read_state", "set_loader", "write_state"]
 
 FORMAT_VERSION = 1
 _MAGIC = "funkrs-model"
@@ -34,43 +48,44 @@ _ARRAYS = (
     "seen_indptr",
     "seen_indices",
 )
+# A compressed member may expand, but not without bound (a zip bomb).
+_MAX_EXPANSION = 1024
 
 
-def save_model(model: MatrixFactorization, path: str | os.PathLike[str]) -> None:
-    """Write ``model`` to ``path`` atomically (a temporary file renamed into place)."""
-    from funkrs import __version__
+def write_state(path: str | os.PathLike[str], params: dict[str, Any], state: FittedState) -> None:
+    """Write ``params`` and ``state`` to ``path`` atomically (a temporary file renamed).
 
-    params = model.get_params()
-    if isinstance(params.get("random_state"), np.random.Generator):
-        params["random_state"] = None
-    if params.get("solver_options") is not None:
-        params["solver_options"] = dict(params["solver_options"])
+    Raises
+    ------
+    ValueError
+        ``params`` (or the history) cannot be written as JSON; nothing is written.
+    """
     meta = {
         "magic": _MAGIC,
         "format_version": FORMAT_VERSION,
         "funkrs_version": __version__,
-        "solver": model.solver_,
+        "solver": state.solver,
         "params": params,
-        "global_mean": model.global_mean_,
-        "biased": model.biased_,
-        "rating_scale": list(model.rating_scale_),
-        "history": model.history_.to_dicts(),
-        "best_epoch": model.best_epoch_,
+        "global_mean": float(state.global_mean),
+        "biased": bool(state.biased),
+        "rating_scale": [float(v) for v in state.rating_scale],
+        "history": list(state.history),
+        "best_epoch": state.best_epoch,
     }
     try:
         header = json.dumps(meta, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"model parameters cannot be saved as JSON: {exc}") from None
     arrays = {
-        "user_factors": model.user_factors_,
-        "item_factors": model.item_factors_,
-        "user_bias": model.user_bias_,
-        "item_bias": model.item_bias_,
-        "user_ids": model.users_.ids_array,
-        "item_ids": model.items_.ids_array,
-        "seen_indptr": model._seen_indptr,
-        "seen_indices": model._seen_indices,
-        "item_rank_offset": model.item_rank_offset_,
+        "user_factors": state.user_factors,
+        "item_factors": state.item_factors,
+        "user_bias": state.user_bias,
+        "item_bias": state.item_bias,
+        "user_ids": state.users.ids_array,
+        "item_ids": state.items.ids_array,
+        "seen_indptr": state.seen_indptr,
+        "seen_indices": state.seen_indices,
+        "item_rank_offset": state.item_rank_offset,
         "meta": np.frombuffer(header.encode("utf-8"), dtype=np.uint8),
     }
     target = Path(path)
@@ -85,115 +100,171 @@ def save_model(model: MatrixFactorization, path: str | os.PathLike[str]) -> None
         raise
 
 
-def load(path: str | os.PathLike[str]) -> MatrixFactorization:
-    """Load a model written by :meth:`MatrixFactorization.save`.
+def read_state(
+    path: str | os.PathLike[str], *, stacklevel: int = 1
+) -> tuple[dict[str, Any], FittedState]:
+    """Read a model file: the estimator's parameters and the validated fitted state.
+
+    Parameters
+    ----------
+    path : str or path-like
+        A file written by :func:`write_state`.
+    stacklevel : int
+        Where the warning about a file from another funkrs version points, counted as in
+        :func:`warnings.warn` from the caller of this function (1 = the caller).
 
     Raises
     ------
     FileNotFoundError
         ``path`` does not exist.
     ModelFileError
-        The file is not a funkrs model, or it is truncated or corrupted.
+        The file is not a funkrs model, is truncated or corrupted, or holds a state that
+        fails :meth:`FittedState.validate` (the message names the field).
     """
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"model file not found: {str(p)!r}")
+    arrays = _read_arrays(p)
+    meta = _read_meta(p, arrays, stacklevel + 2)
+    state = _build_state(p, meta, arrays)
+    params = meta.get("params")
+    if not isinstance(params, dict) or not all(isinstance(k, str) for k in params):
+        raise ModelFileError(f"{str(p)!r} is damaged: params must be a JSON object")
+    return params, state
+
+
+def _read_arrays(p: Path) -> dict[str, np.ndarray]:
     try:
         with open(p, "rb") as fh:
-            npz = np.load(fh, allow_pickle=False)
-            if not isinstance(npz, np.lib.npyio.NpzFile):
+            if fh.read(6) == b"\x93NUMPY":
                 raise ValueError("a bare .npy array, not a model archive")
-            with npz:
-                data = {name: npz[name] for name in npz.files}
-    except (
-        zipfile.BadZipFile,
-        ValueError,
-        OSError,
-        EOFError,
-        KeyError,
-        io.UnsupportedOperation,
-    ) as exc:
+        with zipfile.ZipFile(p) as archive:
+            limit = _MAX_EXPANSION * max(p.stat().st_size, 1 << 16)
+            return {
+                info.filename.removesuffix(".npy"): _read_member(archive, info, limit)
+                for info in archive.infolist()
+                if info.filename.endswith(".npy")
+            }
+    # zipfile, its decompressors and numpy's header parser fail in many ways on damaged
+    # input (BadZipFile, zlib.error, NotImplementedError for an unknown compression,
+    # RuntimeError for an "encrypted" member, SyntaxError from the header literal, EOFError,
+    # MemoryError, ...): each means the file is damaged.
+    except Exception as exc:
         raise ModelFileError(
             f"{str(p)!r} is not a readable funkrs model file (truncated, corrupted or not a "
-            f"model): {exc}"
+            f"model): {type(exc).__name__}: {exc}"
         ) from None
-    meta = _read_meta(p, data)
-    return _build(p, meta, data)
 
 
-def _read_meta(p: Path, data: dict[str, np.ndarray]) -> dict[str, Any]:
-    raw = data.get("meta")
+def _read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> np.ndarray:
+    """One ``.npy`` member, after checking that its header fits the bytes it holds."""
+    name = info.filename
+    if info.file_size > limit:
+        raise ValueError(f"member {name} claims {info.file_size} bytes")
+    with archive.open(info) as fh:
+        version = np.lib.format.read_magic(fh)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(fh)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(fh)
+        else:
+            raise ValueError(f"member {name} uses .npy format {version}")
+    if dtype.hasobject:
+        raise ValueError(f"member {name} holds Python objects, which funkrs never reads")
+    if math.prod(shape) * dtype.itemsize > info.file_size:
+        raise ValueError(f"member {name} declares shape {shape}, more data than it holds")
+    with archive.open(info) as fh:
+        arr = np.lib.format.read_array(fh, allow_pickle=False)
+    return np.ascontiguousarray(arr)
+
+
+def _read_meta(p: Path, arrays: dict[str, np.ndarray], stacklevel: int) -> dict[str, Any]:
+    raw = arrays.get("meta")
     try:
         if raw is None:
             raise ValueError("no header")
+        if raw.dtype != np.uint8 or raw.ndim != 1:
+            raise ValueError(f"the header is {raw.dtype} of shape {raw.shape}, not bytes")
         meta = json.loads(raw.tobytes().decode("utf-8"))
         if not isinstance(meta, dict) or meta.get("magic") != _MAGIC:
             raise ValueError("wrong header")
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ModelFileError(f"{str(p)!r} is not a funkrs model file ({exc})") from None
     version = meta.get("format_version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ModelFileError(f"{str(p)!r} is damaged: format_version is {version!r}")
+    if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{str(p)!r} uses model format {version!r}; this funkrs reads format "
             f"{FORMAT_VERSION} or older; upgrade funkrs"
         )
-    from funkrs import __version__
-
     if meta.get("funkrs_version") != __version__:
         warnings.warn(
             f"{str(p)!r} was saved by funkrs {meta.get('funkrs_version')}; this is {__version__}",
             UserWarning,
-            stacklevel=3,
+            stacklevel=stacklevel,
         )
     return meta
 
 
-def _build(p: Path, meta: dict[str, Any], data: dict[str, np.ndarray]) -> MatrixFactorization:
-    from funkrs.model import MatrixFactorization, history_frame
-
-    missing = [name for name in _ARRAYS if name not in data]
+def _build_state(p: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> FittedState:
+    missing = [name for name in _ARRAYS if name not in arrays]
     if missing:
         raise ModelFileError(f"{str(p)!r} lacks the arrays {missing}; the file is damaged")
+    lacking = [k for k in ("solver", "global_mean", "biased", "rating_scale") if k not in meta]
+    if lacking:
+        raise ModelFileError(f"{str(p)!r} is damaged: the header lacks the fields {lacking}")
+    item_ids = arrays["item_ids"]
+    # Files written before recommend had a popularity term rank by the prediction alone.
+    n_items = item_ids.shape[0] if item_ids.ndim == 1 else 0
+    offset = arrays.get("item_rank_offset", np.zeros(n_items, np.float32))
+    scale = meta["rating_scale"]
+    state = FittedState(
+        user_factors=arrays["user_factors"],
+        item_factors=arrays["item_factors"],
+        user_bias=arrays["user_bias"],
+        item_bias=arrays["item_bias"],
+        global_mean=meta["global_mean"],
+        biased=meta["biased"],
+        users=Vocabulary.from_sorted(arrays["user_ids"]),
+        items=Vocabulary.from_sorted(item_ids),
+        rating_scale=tuple(scale) if isinstance(scale, list) else scale,
+        seen_indptr=arrays["seen_indptr"],
+        seen_indices=arrays["seen_indices"],
+        item_rank_offset=offset,
+        history=history_rows(meta.get("history", [])),
+        best_epoch=meta.get("best_epoch"),
+        solver=meta["solver"],
+    )
     try:
-        model = MatrixFactorization(**meta["params"])
-        p_, q_ = data["user_factors"], data["item_factors"]
-        n_users, n_items = len(data["user_ids"]), len(data["item_ids"])
-        ok = (
-            p_.ndim == 2
-            and q_.ndim == 2
-            and p_.shape[0] == n_users
-            and q_.shape[0] == n_items
-            and p_.shape[1] == q_.shape[1]
-            and data["user_bias"].shape == (n_users,)
-            and data["item_bias"].shape == (n_items,)
-            and data["seen_indptr"].shape == (n_users + 1,)
-        )
-        if not ok:
-            raise ValueError("array shapes disagree")
-        vocab_u, vocab_i = Vocabulary.__new__(Vocabulary), Vocabulary.__new__(Vocabulary)
-        vocab_u.__setstate__({"ids": data["user_ids"]})
-        vocab_i.__setstate__({"ids": data["item_ids"]})
-        model.user_factors_ = p_
-        model.item_factors_ = q_
-        model.user_bias_ = data["user_bias"]
-        model.item_bias_ = data["item_bias"]
-        model.global_mean_ = float(meta["global_mean"])
-        model.biased_ = bool(meta["biased"])
-        model.users_ = vocab_u
-        model.items_ = vocab_i
-        lo, hi = meta["rating_scale"]
-        model.rating_scale_ = (float(lo), float(hi))
-        model.history_ = history_frame(meta["history"])
-        model.n_iter_ = model.history_.height
-        model.best_epoch_ = meta.get("best_epoch")
-        model.solver_ = str(meta["solver"])
-        model._seen_indptr = data["seen_indptr"]
-        model._seen_indices = data["seen_indices"]
-        # Files written before recommend had a popularity term rank by the prediction alone.
-        offset = data.get("item_rank_offset", np.zeros(n_items, np.float32))
-        if offset.shape != (n_items,):
-            raise ValueError("item_rank_offset has the wrong shape")
-        model.item_rank_offset_ = offset
-    except (KeyError, TypeError, ValueError) as exc:
+        state.validate(ModelFileError)
+    except ModelFileError as exc:
         raise ModelFileError(f"{str(p)!r} is damaged: {exc}") from None
-    return model
+    lo, hi = state.rating_scale
+    return state.replace(
+        global_mean=float(state.global_mean),
+        biased=bool(state.biased),
+        rating_scale=(float(lo), float(hi)),
+    )
+
+
+# -- the estimator-level loader -------------------------------------------------------------
+# funkrs.model registers its loader here, so that ``funkrs.persistence.load`` keeps working
+# for existing callers without this module importing the estimator.
+_loader: Callable[[str | os.PathLike[str]], Any] | None = None
+
+
+def set_loader(loader: Callable[[str | os.PathLike[str]], Any]) -> None:
+    """Register the function :func:`load` delegates to (done by :mod:`funkrs.model`)."""
+    global _loader
+    _loader = loader
+
+
+def load(path: str | os.PathLike[str]) -> Any:
+    """Load a model file as a fitted estimator; the same as :func:`funkrs.load`.
+
+    New code should call :func:`funkrs.load` or :func:`funkrs.model.load`.
+    """
+    if _loader is None:  # pragma: no cover - funkrs.model is imported by the package
+        raise ModelFileError("no estimator loader is registered; import funkrs first")
+    return _loader(path)
