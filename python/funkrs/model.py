@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import math
+import numbers
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -14,7 +16,6 @@ import polars as pl
 from funkrs import _funkrs, persistence
 from funkrs import solvers as _solvers
 from funkrs._base import BaseEstimator
-from funkrs._checks import check_float, check_int, seed_from
 from funkrs._ratings import Ratings
 from funkrs._scoring import ScoringMixin
 from funkrs._state import HISTORY_FIELDS, FittedState, history_rows
@@ -244,7 +245,7 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
             )
         params = self._fit_params()
         solver = self._make_solver()
-        seed = seed_from(self.random_state)
+        seed = _seed(self.random_state)
         extra: dict[str, Any] = {}
         if validation is not None:
             extra["validation"] = _validation_set(solver, ratings, validation)
@@ -256,16 +257,16 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         return self
 
     def _fit_params(self) -> _solvers.FitParams:
-        check_int("n_factors", self.n_factors, 1)
-        check_int("n_epochs", self.n_epochs, 0)
-        check_float("lr", self.lr, positive=True)
-        check_float("reg", self.reg)
-        check_float("init_std", self.init_std)
+        _check_int("n_factors", self.n_factors, 1)
+        _check_int("n_epochs", self.n_epochs, 0)
+        _check_float("lr", self.lr, positive=True)
+        _check_float("reg", self.reg)
+        _check_float("init_std", self.init_std)
         if not isinstance(self.biased, (bool, np.bool_)):
             raise ValueError(f"biased must be True or False, got {self.biased!r}")
         self._check_policies()
         if self.popularity_weight != "auto":
-            check_float("popularity_weight", self.popularity_weight)
+            _check_float("popularity_weight", self.popularity_weight)
         return _solvers.FitParams(
             n_factors=int(self.n_factors),
             n_epochs=int(self.n_epochs),
@@ -285,7 +286,7 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
     def _threads(self) -> int | None:
         if self.n_threads is None:
             return None
-        check_int("n_threads", self.n_threads, 1)
+        _check_int("n_threads", self.n_threads, 1)
         return int(self.n_threads)
 
     def _make_solver(self) -> Any:
@@ -501,3 +502,28 @@ def _raise_unknown(what: str, inner: np.ndarray, raw: np.ndarray) -> None:
             f"{what} {show_id(raw[j])} (position {j}) was not seen in training; "
             "use unknown='baseline' or 'nan' to predict it anyway"
         )
+
+
+def _check_int(name: str, value: Any, minimum: int) -> None:
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    if not ok or not minimum <= int(value) < 2**63:
+        raise ValueError(f"{name} must be an integer >= {minimum} (int64), got {value!r}")
+
+
+def _check_float(name: str, value: Any, *, positive: bool = False) -> None:
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value < 0 or (positive and value == 0):
+        bound = "> 0" if positive else ">= 0"
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+
+
+def _seed(random_state: int | np.random.Generator | None) -> int:
+    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
+        if random_state < 0:
+            raise ValueError(f"random_state must be >= 0, got {random_state}")
+        return int(random_state) % (1 << 64)
+    if random_state is None or isinstance(random_state, np.random.Generator):
+        return int(np.random.default_rng(random_state).integers(0, 2**63))
+    raise ValueError(
+        f"random_state must be None, an int or a numpy Generator, got {random_state!r}"
+    )
