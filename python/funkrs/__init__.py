@@ -19,8 +19,7 @@ from funkrs._ratings import Ratings, train_test_split
 from funkrs._vocab import Vocabulary
 from funkrs.io import read_ratings
 from funkrs.metrics import evaluate
-from funkrs.model import MatrixFactorization
-from funkrs.persistence import load
+from funkrs.model import MatrixFactorization, load
 
 __all__ = [
     "MatrixFactorization",
