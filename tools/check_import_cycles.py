@@ -60,17 +60,13 @@ __all__ = [
     "package_modules",
 ]
 
-#: Cycles of funkrs that the check tolerates for now: ``funkrs.model`` imports
-#: ``funkrs.persistence`` inside ``MatrixFactorization.save`` and ``funkrs.persistence``
-#: imports ``funkrs.model`` inside its loader. Delete the entry once either edge is gone.
-PENDING_CYCLES: frozenset[frozenset[str]] = frozenset(
-    {frozenset({"funkrs.model", "funkrs.persistence"})}
-)
+#: Cycles the check tolerates, each as the exact set of its modules (none at present). An
+#: entry is for a cycle whose removal is under way; delete it once the cycle is gone.
+PENDING_CYCLES: frozenset[frozenset[str]] = frozenset()
 
-#: Edges of funkrs left out of the graph for now: ``funkrs.persistence`` reads
-#: ``__version__`` from the package root instead of ``funkrs._funkrs``. Delete the entry once
-#: the import is gone.
-PENDING_EDGES: frozenset[tuple[str, str]] = frozenset({("funkrs.persistence", "funkrs")})
+#: Edges ``(importer, imported)`` left out of the graph (none at present), for imports whose
+#: removal is under way; delete an entry once the import is gone.
+PENDING_EDGES: frozenset[tuple[str, str]] = frozenset()
 
 _EXTENSION_SUFFIXES = (".so", ".pyd", ".pyi")
 

@@ -21,8 +21,7 @@ import numpy as np
 
 from funkrs import solvers
 from funkrs._ratings import Ratings
-from funkrs.model import MatrixFactorization
-from funkrs.persistence import load
+from funkrs.model import MatrixFactorization, load
 
 __all__ = ["SolverContract", "low_rank_ratings"]
 

@@ -24,7 +24,7 @@ from funkrs.cli._common import (
 )
 from funkrs.io import read_ratings
 from funkrs.metrics import evaluate
-from funkrs.persistence import load
+from funkrs.model import load
 
 __all__ = ["COMMANDS", "add_parsers"]
 

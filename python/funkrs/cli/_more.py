@@ -23,7 +23,7 @@ from funkrs.cli._common import (
     write_frame,
 )
 from funkrs.io import read_ratings
-from funkrs.persistence import load
+from funkrs.model import load
 
 __all__ = ["COMMANDS", "add_parsers"]
 
