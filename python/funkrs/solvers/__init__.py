@@ -27,7 +27,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_chec
 
 import numpy as np
 
-from funkrs.exceptions import SolverNotFoundError
+from funkrs._checks import check_bool
+from funkrs._funkrs import SGD_DEFAULTS
+from funkrs.exceptions import (
+    InvalidParameterError,
+    NonFiniteError,
+    ShapeError,
+    SolverNotFoundError,
+)
 
 if TYPE_CHECKING:
     from funkrs._ratings import Ratings
@@ -67,13 +74,16 @@ class ValidationSet:
 
 @dataclass(frozen=True)
 class FitParams:
-    """Hyperparameters shared by every solver (each solver documents which it uses)."""
+    """Hyperparameters shared by every solver (each solver documents which it uses).
 
-    n_factors: int = 100
-    n_epochs: int = 20
-    lr: float = 0.025
-    reg: float = 0.035
-    init_std: float = 0.005
+    The defaults are the Rust core's (``funkrs._funkrs.SGD_DEFAULTS``).
+    """
+
+    n_factors: int = SGD_DEFAULTS.n_factors
+    n_epochs: int = SGD_DEFAULTS.n_epochs
+    lr: float = SGD_DEFAULTS.lr
+    reg: float = SGD_DEFAULTS.reg
+    init_std: float = SGD_DEFAULTS.init_std
     biased: bool = True
 
 
@@ -128,9 +138,9 @@ class Factors:
         }
         for name, (got, want) in expected.items():
             if got != want:
-                raise ValueError(f"solver returned {name} of shape {got}, expected {want}")
+                raise ShapeError(f"solver returned {name} of shape {got}, expected {want}")
         if n_factors is not None and k != n_factors:
-            raise ValueError(f"solver returned {k} factors, expected {n_factors}")
+            raise ShapeError(f"solver returned {k} factors, expected {n_factors}")
         for name, arr in (
             ("user_factors", p),
             ("item_factors", q),
@@ -138,10 +148,10 @@ class Factors:
             ("item_bias", bi),
         ):
             if not np.isfinite(arr).all():
-                raise ValueError(f"solver returned non-finite values in {name}")
+                raise NonFiniteError(f"solver returned non-finite values in {name}")
         mu = float(self.global_mean)
         if not np.isfinite(mu):
-            raise ValueError("solver returned a non-finite global_mean")
+            raise NonFiniteError("solver returned a non-finite global_mean")
         return Factors(
             p, q, bu, bi, mu, bool(self.biased), list(self.history), self.best_epoch, self.ranking
         )
@@ -196,19 +206,23 @@ def register(name: str | None = None, *, overwrite: bool = False) -> Callable[[S
 
     Raises
     ------
-    ValueError
-        The name is taken (and ``overwrite`` is False) or the class has no ``fit`` method.
+    funkrs.exceptions.InvalidParameterError
+        The name is missing or taken (and ``overwrite`` is False), or the class has no
+        ``fit`` method. It is a ``ValueError``.
     """
+    replace = check_bool("overwrite", overwrite)
 
     def deco(cls: S) -> S:
         key = name or getattr(cls, "name", None)
         if not isinstance(key, str) or not key:
-            raise ValueError("a solver needs a name: register('name') or a `name` attribute")
+            raise InvalidParameterError(
+                f"a solver needs a name: register('name') or a `name` attribute, got name={key!r}"
+            )
         if not callable(getattr(cls, "fit", None)):
-            raise ValueError(f"solver {key!r} ({cls.__name__}) has no fit() method")
+            raise InvalidParameterError(f"solver {key!r} ({cls.__name__}) has no fit() method")
         taken = key in _REGISTRY or key in _KNOWN
-        if taken and not overwrite:
-            raise ValueError(
+        if taken and not replace:
+            raise InvalidParameterError(
                 f"a solver named {key!r} is already registered; pass overwrite=True to replace it"
             )
         if taken:

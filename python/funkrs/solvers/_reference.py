@@ -10,13 +10,12 @@ work as for any biased model, whatever ``n_factors`` says, while ``similar_items
 
 from __future__ import annotations
 
-import math
-import numbers
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from funkrs._checks import check_float, check_int
 from funkrs.solvers import EpochCallback, Factors, FitParams
 
 if TYPE_CHECKING:
@@ -30,15 +29,6 @@ def _no_factors(ratings: Ratings) -> tuple[np.ndarray, np.ndarray]:
         np.zeros((ratings.n_users, 0), np.float32),
         np.zeros((ratings.n_items, 0), np.float32),
     )
-
-
-def _reg_option(name: str, value: Any, default: float) -> float:
-    if value is None:
-        return default
-    number = isinstance(value, numbers.Real) and not isinstance(value, bool)
-    if not (number and math.isfinite(float(value)) and float(value) >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0 or None, got {value!r}")
-    return float(value)
 
 
 class Baseline:
@@ -89,18 +79,12 @@ class Baseline:
         reg_i: float | None = None,
         n_epochs: int | None = None,
     ) -> None:
-        self.reg_u = _reg_option("reg_u", reg_u, self.DEFAULT_REG_U)
-        self.reg_i = _reg_option("reg_i", reg_i, self.DEFAULT_REG_I)
-        if n_epochs is None:
-            self.n_epochs = self.DEFAULT_N_EPOCHS
-        elif (
-            isinstance(n_epochs, bool)
-            or not isinstance(n_epochs, (int, np.integer))
-            or n_epochs < 0
-        ):
-            raise ValueError(f"n_epochs must be an integer >= 0 or None, got {n_epochs!r}")
-        else:
-            self.n_epochs = int(n_epochs)
+        reg_u = check_float("reg_u", reg_u, minimum=0, allow_none=True)
+        reg_i = check_float("reg_i", reg_i, minimum=0, allow_none=True)
+        n_epochs = check_int("n_epochs", n_epochs, minimum=0, allow_none=True)
+        self.reg_u = self.DEFAULT_REG_U if reg_u is None else reg_u
+        self.reg_i = self.DEFAULT_REG_I if reg_i is None else reg_i
+        self.n_epochs = self.DEFAULT_N_EPOCHS if n_epochs is None else n_epochs
 
     def fit(
         self,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
 from funkrs import _funkrs
-from funkrs.exceptions import PoorFitWarning
+from funkrs._checks import check_bool, check_choice, check_float, check_int
+from funkrs._funkrs import SGD_DEFAULTS
+from funkrs.exceptions import InvalidParameterError, PoorFitWarning
 from funkrs.solvers import EpochCallback, Factors, FitParams, ValidationSet
 
 if TYPE_CHECKING:
@@ -109,41 +110,29 @@ class FunkSGD:
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 2,
-        standardize: bool = True,
+        standardize: bool = SGD_DEFAULTS.standardize,
     ) -> None:
-        self.init_mean = float(init_mean)
-        self.lr_decay = float(lr_decay)
-        if schedule not in ("joint", "feature-wise"):
-            raise ValueError(f"schedule must be 'joint' or 'feature-wise', got {schedule!r}")
-        self.schedule = schedule
-        self.patience = _positive_or_none("patience", patience)
-        self.min_delta = float(min_delta)
-        self.n_blocks = _positive_or_none("n_blocks", n_blocks)
-        self.reshuffle = bool(reshuffle)
-        if objective not in ("rating", "ranking"):
-            raise ValueError(f"objective must be 'rating' or 'ranking', got {objective!r}")
-        self.objective = objective
-        self.negatives = _finite("negatives", negatives, minimum=0.0)
-        self.negative_target = (
-            None if negative_target is None else _finite("negative_target", negative_target)
+        self.init_mean = check_float("init_mean", init_mean)
+        self.lr_decay = check_float("lr_decay", lr_decay, minimum=0)
+        self.schedule = check_choice("schedule", schedule, ("joint", "feature-wise"))
+        self.patience = check_int("patience", patience, minimum=1, allow_none=True)
+        self.min_delta = check_float("min_delta", min_delta, minimum=0)
+        self.n_blocks = check_int("n_blocks", n_blocks, minimum=1, allow_none=True)
+        self.reshuffle = check_bool("reshuffle", reshuffle)
+        self.objective = check_choice("objective", objective, ("rating", "ranking"))
+        self.negatives = check_float("negatives", negatives, minimum=0)
+        self.negative_target = check_float("negative_target", negative_target, allow_none=True)
+        self.early_stopping = check_bool("early_stopping", early_stopping)
+        self.validation_fraction = check_float(
+            "validation_fraction",
+            validation_fraction,
+            minimum=0,
+            maximum=1,
+            exclusive_minimum=True,
+            exclusive_maximum=True,
         )
-        if not isinstance(early_stopping, (bool, np.bool_)):
-            raise ValueError(f"early_stopping must be True or False, got {early_stopping!r}")
-        self.early_stopping = bool(early_stopping)
-        fraction_ok = isinstance(validation_fraction, (float, int)) and not isinstance(
-            validation_fraction, bool
-        )
-        if not fraction_ok or not 0.0 < validation_fraction < 1.0:
-            raise ValueError(
-                f"validation_fraction must be a number in (0, 1), got {validation_fraction!r}"
-            )
-        self.validation_fraction = float(validation_fraction)
-        self.n_iter_no_change = _positive_or_none("n_iter_no_change", n_iter_no_change)
-        if self.n_iter_no_change is None:
-            raise ValueError("n_iter_no_change must be a positive integer, got None")
-        if not isinstance(standardize, (bool, np.bool_)):
-            raise ValueError(f"standardize must be True or False, got {standardize!r}")
-        self.standardize = bool(standardize)
+        self.n_iter_no_change = check_int("n_iter_no_change", n_iter_no_change, minimum=1)
+        self.standardize = check_bool("standardize", standardize)
 
     def fit(
         self,
@@ -157,7 +146,9 @@ class FunkSGD:
     ) -> Factors:
         """Train on ``ratings``; see the class documentation."""
         if self.patience is not None and validation is None:
-            raise ValueError("patience (early stopping) needs fit(..., validation=ratings)")
+            raise InvalidParameterError(
+                f"patience={self.patience} (early stopping) needs fit(..., validation=ratings)"
+            )
         patience = self.patience
         if validation is None and self._stops_early():
             ratings, validation = _hold_out(ratings, self.validation_fraction, seed)
@@ -215,7 +206,7 @@ class FunkSGD:
 
     def _stops_early(self) -> bool:
         if self.early_stopping and self.objective == "ranking":
-            raise ValueError(
+            raise InvalidParameterError(
                 "early_stopping watches the RMSE of held-out ratings, which the ranking "
                 "objective does not minimise; pass early_stopping=False"
             )
@@ -265,7 +256,7 @@ def _hold_out(ratings: Ratings, fraction: float, seed: int) -> tuple[Ratings, Va
     train_i = np.bincount(items[~held], minlength=ratings.n_items)
     held &= (train_u[users] > 0) & (train_i[items] > 0)
     if not held.any():
-        raise ValueError(
+        raise InvalidParameterError(
             f"early_stopping: no rating of {len(ratings)} can be held out without leaving a "
             "user or item untrained; pass solver_options={'early_stopping': False}"
         )
@@ -285,19 +276,3 @@ def _hold_out(ratings: Ratings, fraction: float, seed: int) -> tuple[Ratings, Va
         rating_scale=ratings.rating_scale,
     )
     return train, validation
-
-
-def _finite(name: str, value: Any, *, minimum: float | None = None) -> float:
-    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not ok or not math.isfinite(value) or (minimum is not None and value < minimum):
-        bound = "" if minimum is None else f" >= {minimum:g}"
-        raise ValueError(f"{name} must be a finite number{bound}, got {value!r}")
-    return float(value)
-
-
-def _positive_or_none(name: str, value: int | None) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer or None, got {value!r}")
-    return int(value)

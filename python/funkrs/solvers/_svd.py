@@ -18,6 +18,9 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import numpy as np
 
 from funkrs import _funkrs
+from funkrs._checks import check_choice, check_float, check_int
+from funkrs._funkrs import IMPUTED_SVD_DEFAULTS
+from funkrs.exceptions import InvalidParameterError
 from funkrs.linalg import svd
 from funkrs.solvers import EpochCallback, Factors, FitParams
 
@@ -34,6 +37,8 @@ Path = Literal["auto", "dense", "implicit"]
 DENSE_THRESHOLD = 20_000_000
 
 _FILLS = ("item", "user", "global", "zero")
+_PATHS = ("auto", "dense", "implicit")
+_METHODS = ("gram", "direct")
 
 
 def fill_vectors(ratings: Ratings, fill: str) -> tuple[np.ndarray, np.ndarray]:
@@ -41,8 +46,7 @@ def fill_vectors(ratings: Ratings, fill: str) -> tuple[np.ndarray, np.ndarray]:
 
     ``fill="zero"`` gives ``a = 0, b = 0``: the matrix is the observed ratings alone.
     """
-    if fill not in _FILLS:
-        raise ValueError(f"fill must be 'item', 'user', 'global' or 'zero', got {fill!r}")
+    fill = check_choice("fill", fill, _FILLS)
     m, n = ratings.n_users, ratings.n_items
     if fill == "zero":
         return np.zeros(m), np.zeros(n)
@@ -83,7 +87,7 @@ def to_factors(
 def _check_rank(k: int, ratings: Ratings, name: str) -> None:
     p = min(ratings.n_users, ratings.n_items)
     if k > p:
-        raise ValueError(
+        raise InvalidParameterError(
             f"{name}: n_factors={k} exceeds min(n_users, n_items) = {p}, the largest rank "
             f"of a {ratings.n_users} × {ratings.n_items} matrix"
         )
@@ -110,10 +114,8 @@ class ExactSVD:
     name: ClassVar[str] = "exact-svd"
 
     def __init__(self, *, fill: Fill | None = None, method: str = "gram") -> None:
-        if fill is not None and fill not in _FILLS:
-            raise ValueError(f"fill must be None, 'item', 'user', 'global' or 'zero', got {fill!r}")
-        self.fill = fill
-        self.method = method
+        self.fill = check_choice("fill", fill, _FILLS, allow_none=True)
+        self.method = check_choice("method", method, _METHODS)
 
     def decompose(
         self, ratings: Ratings, k: int, *, n_threads: int | None = None
@@ -124,7 +126,7 @@ class ExactSVD:
         if self.fill is None:
             missing = m * n - len(ratings)
             if missing:
-                raise ValueError(
+                raise InvalidParameterError(
                     f"exact-svd needs a fully observed rating matrix, but {missing:,} of the "
                     f"{m:,} × {n:,} cells are missing. Use solver='imputed-svd' (fills missing "
                     "cells with means; scales to large data) or solver='funk-sgd' (learns from "
@@ -189,7 +191,7 @@ class ImputedSVD:
     within ``tol · σ_1`` of ``X`` in spectral norm, so each ``σ_i`` is within ``tol · σ_1`` of a
     singular value of ``X`` (within ``(tol · σ_1)² / gap`` for one separated from the rest of
     the spectrum by ``gap``), and the subspace of the leading singular vectors is within an
-    angle ``tol · σ_1 / gap`` of the true one. The default ``tol = 1e-8`` is far below what
+    angle ``tol · σ_1 / gap`` of the true one. The default ``tol = %(tol)s`` is far below what
     predictions need and far above the attainable accuracy, about ``16 ε σ_1 / σ_k`` for the
     Gram route (``ε = 2.2e-16``); a smaller ``tol`` than that stops there, with
     ``converged=False`` and a ``RuntimeWarning``.
@@ -209,12 +211,14 @@ class ImputedSVD:
         Dense path: passed to :func:`funkrs.linalg.svd`.
     oversample : int
         Implicit path: Ritz vectors kept beyond ``n_factors`` when the Krylov basis is
-        restarted.
+        restarted (default %(oversample)s).
     tol : float
-        Implicit path: relative residual at which iteration stops (see above).
+        Implicit path: relative residual at which iteration stops (see above; default
+        %(tol)s).
     max_iter : int
         Implicit path: maximum number of block Lanczos steps (one pass over the ratings
-        each); a ``RuntimeWarning`` is issued when ``tol`` is not reached.
+        each; default %(max_iter)s); a ``RuntimeWarning`` is issued when ``tol`` is not
+        reached.
     block_size : int or None
         Implicit path: columns added to the Krylov basis per step (``None``: 16).
     max_basis : int or None
@@ -239,41 +243,30 @@ class ImputedSVD:
         path: Path = "auto",
         dense_threshold: int = DENSE_THRESHOLD,
         method: str = "gram",
-        oversample: int = 10,
-        tol: float = 1e-8,
-        max_iter: int = 1000,
+        oversample: int = IMPUTED_SVD_DEFAULTS.oversample,
+        tol: float = IMPUTED_SVD_DEFAULTS.tol,
+        max_iter: int = IMPUTED_SVD_DEFAULTS.max_iter,
         block_size: int | None = None,
         max_basis: int | None = None,
     ) -> None:
-        if fill not in _FILLS:
-            raise ValueError(f"fill must be 'item', 'user', 'global' or 'zero', got {fill!r}")
-        if path not in ("auto", "dense", "implicit"):
-            raise ValueError(f"path must be 'auto', 'dense' or 'implicit', got {path!r}")
-        for key, value in (("oversample", oversample), ("max_iter", max_iter)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-                raise ValueError(f"{key} must be a non-negative integer, got {value!r}")
-        for key, size in (("block_size", block_size), ("max_basis", max_basis)):
-            if size is not None and (
-                isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1
-            ):
-                raise ValueError(f"{key} must be a positive integer or None, got {size!r}")
-        self.fill = fill
-        self.path = path
-        self.dense_threshold = int(dense_threshold)
-        self.method = method
-        self.oversample = int(oversample)
-        self.tol = float(tol)
-        self.max_iter = int(max_iter)
-        self.block_size = None if block_size is None else int(block_size)
-        self.max_basis = None if max_basis is None else int(max_basis)
+        self.fill = check_choice("fill", fill, _FILLS)
+        self.path = check_choice("path", path, _PATHS)
+        self.dense_threshold = check_int("dense_threshold", dense_threshold, minimum=0)
+        self.method = check_choice("method", method, _METHODS)
+        self.oversample = check_int("oversample", oversample, minimum=0)
+        self.tol = check_float("tol", tol, minimum=0)
+        self.max_iter = check_int("max_iter", max_iter, minimum=1)
+        self.block_size = check_int("block_size", block_size, minimum=1, allow_none=True)
+        self.max_basis = check_int("max_basis", max_basis, minimum=1, allow_none=True)
         self.info_: dict[str, float | int | bool] = {}
 
     def chosen_path(self, ratings: Ratings) -> Literal["dense", "implicit"]:
         """The path :meth:`fit` takes for ``ratings``."""
-        if self.path != "auto":
-            return self.path
-        cells = ratings.n_users * ratings.n_items
-        return "dense" if cells <= self.dense_threshold else "implicit"
+        if self.path == "auto":
+            dense = ratings.n_users * ratings.n_items <= self.dense_threshold
+        else:
+            dense = self.path == "dense"
+        return "dense" if dense else "implicit"
 
     def decompose(
         self, ratings: Ratings, k: int, *, seed: int = 0, n_threads: int | None = None
@@ -323,3 +316,17 @@ class ImputedSVD:
         """Fill and decompose ``ratings``; see the class documentation."""
         u, s, vt = self.decompose(ratings, params.n_factors, seed=seed, n_threads=n_threads)
         return to_factors(u, s, vt, ratings, ranking=self.fill == "zero")
+
+
+def _sci(x: float) -> str:
+    """``1e-8`` rather than Python's ``1e-08``."""
+    return f"{x:g}".replace("e-0", "e-").replace("e+0", "e+")
+
+
+# The defaults are the core's (IMPUTED_SVD_DEFAULTS); the docstring quotes them from there.
+if ImputedSVD.__doc__ is not None:  # None under python -OO
+    ImputedSVD.__doc__ %= {
+        "oversample": IMPUTED_SVD_DEFAULTS.oversample,
+        "tol": _sci(IMPUTED_SVD_DEFAULTS.tol),
+        "max_iter": IMPUTED_SVD_DEFAULTS.max_iter,
+    }
