@@ -8,8 +8,33 @@ import numpy.typing as npt
 
 __version__: str
 
-class FunkrsError(Exception): ...
-class ConvergenceError(FunkrsError): ...
+@final
+class SgdDefaults:
+    @property
+    def n_factors(self) -> int: ...
+    @property
+    def n_epochs(self) -> int: ...
+    @property
+    def lr(self) -> float: ...
+    @property
+    def reg(self) -> float: ...
+    @property
+    def init_std(self) -> float: ...
+    @property
+    def standardize(self) -> bool: ...
+
+@final
+class ImputedSvdDefaults:
+    @property
+    def oversample(self) -> int: ...
+    @property
+    def tol(self) -> float: ...
+    @property
+    def max_iter(self) -> int: ...
+
+SGD_DEFAULTS: SgdDefaults
+IMPUTED_SVD_DEFAULTS: ImputedSvdDefaults
+
 
 def default_n_threads() -> int: ...
 def sgd_fit(
@@ -19,11 +44,11 @@ def sgd_fit(
     n_users: int,
     n_items: int,
     *,
-    n_factors: int,
-    n_epochs: int,
-    lr: float,
-    reg: float,
-    init_std: float,
+    n_factors: int | None = None,
+    n_epochs: int | None = None,
+    lr: float | None = None,
+    reg: float | None = None,
+    init_std: float | None = None,
     init_mean: float = 0.0,
     lr_decay: float = 0.0,
     biased: bool = True,
@@ -33,7 +58,7 @@ def sgd_fit(
     schedule: str = "joint",
     negatives: float = 0.0,
     negative_target: float = 0.0,
-    standardize: bool = False,
+    standardize: bool | None = None,
     validation: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.float32]]
     | None = None,
     clip: tuple[float, float] | None = None,
@@ -92,9 +117,9 @@ def imputed_svd(
     b: npt.NDArray[np.float64],
     *,
     k: int,
-    oversample: int = 10,
-    tol: float = 1e-8,
-    max_iter: int = 1000,
+    oversample: int | None = None,
+    tol: float | None = None,
+    max_iter: int | None = None,
     block_size: int | None = None,
     max_basis: int | None = None,
     seed: int = 0,

@@ -7,18 +7,53 @@ catches the built-in keeps working.
 
 from __future__ import annotations
 
-from funkrs._funkrs import ConvergenceError, FunkrsError
-
 __all__ = [
     "ConvergenceError",
     "FunkrsError",
+    "IndexOutOfRangeError",
+    "InvalidParameterError",
     "ModelFileError",
+    "NonFiniteError",
     "NotFittedError",
+    "OutOfMemoryError",
     "PoorFitWarning",
     "RatingsError",
+    "ShapeError",
     "SolverNotFoundError",
     "UnknownIdError",
 ]
+
+
+class FunkrsError(Exception):
+    """Base class of every error funkrs raises for bad input, a bad file or a failed fit."""
+
+
+class InvalidParameterError(FunkrsError, ValueError):
+    """A hyperparameter or option is outside its valid range or of the wrong type."""
+
+
+class ShapeError(FunkrsError, ValueError):
+    """Array lengths or shapes do not agree (or an array has the wrong memory layout)."""
+
+
+class NonFiniteError(FunkrsError, ValueError):
+    """An input value is NaN or infinite; the message names its position."""
+
+
+class IndexOutOfRangeError(FunkrsError, IndexError):
+    """An index is not below the size it refers to; the message names it and its position."""
+
+
+class OutOfMemoryError(FunkrsError, MemoryError):
+    """A call needs more memory than this machine has; nothing was allocated.
+
+    Raised before the allocation, with the buffer and its size in the message
+    (``n_factors=10**9`` asks for terabytes of factors).
+    """
+
+
+class ConvergenceError(FunkrsError, ArithmeticError):
+    """Training diverged (the loss became NaN or infinite) or a solver did not converge."""
 
 
 class RatingsError(FunkrsError, ValueError):

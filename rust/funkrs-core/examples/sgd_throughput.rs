@@ -60,7 +60,7 @@ fn main() {
         n_epochs: epochs,
         n_blocks: args.get(6).copied().filter(|&b| b > 0),
         biased: args.get(7).map_or(true, |&b| b != 0),
-        ..SgdParams::default()
+        ..SgdParams::surprise()
     };
     let pool = build_pool(threads).unwrap();
     let par = if threads > 1 {

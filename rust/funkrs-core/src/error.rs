@@ -64,6 +64,17 @@ pub enum FunkError {
         /// The learning rate in use.
         lr: f32,
     },
+    /// A call needs more memory than this machine can provide; it was refused before the
+    /// large buffers were allocated.
+    #[error("{what}{hint}")]
+    OutOfMemory {
+        /// What needs how much, and what the machine has.
+        what: String,
+        /// Bytes needed (saturating).
+        bytes: u128,
+        /// What to change, starting with "; " (empty when there is nothing to suggest).
+        hint: &'static str,
+    },
     /// The caller asked to stop (for example Ctrl-C); no result was produced.
     #[error("interrupted")]
     Interrupted,

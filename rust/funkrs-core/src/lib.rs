@@ -9,6 +9,7 @@ pub mod error;
 pub mod foldin;
 mod hint;
 pub mod index;
+pub mod mem;
 pub mod par;
 pub mod predict;
 pub mod rng;

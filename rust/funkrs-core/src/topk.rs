@@ -8,6 +8,7 @@ use std::collections::BinaryHeap;
 use rayon::prelude::*;
 
 use crate::data::Csr;
+use crate::mem::{try_vec, Need};
 use crate::par::Par;
 use crate::FunkError;
 
@@ -96,8 +97,17 @@ pub fn top_n(
         .checked_div(k)
         .unwrap_or(targets.bias.len());
     validate(k, queries, targets, n_queries, n_targets)?;
-    let mut ids = vec![-1i64; n_queries * n];
-    let mut scores = vec![f32::NAN; n_queries * n];
+    let cells = (n_queries as u128).saturating_mul(n as u128);
+    let lists = || format!("the top-{n} lists of {n_queries} queries");
+    Need::default()
+        .add::<i64>(cells, lists)
+        .add::<f32>(cells, lists)
+        .add::<f32>((n_targets as u128).saturating_mul(k as u128 + 1), || {
+            format!("the packed candidates ({n_targets} × {k})")
+        })
+        .check("; ask for a shorter list or fewer users per call")?;
+    let mut ids = try_vec(n_queries * n, -1i64, lists)?;
+    let mut scores = try_vec(n_queries * n, f32::NAN, lists)?;
     if n == 0 || n_queries == 0 {
         return Ok(TopN { n, ids, scores });
     }

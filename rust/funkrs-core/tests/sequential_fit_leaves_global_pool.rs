@@ -20,7 +20,7 @@ fn sequential_fit_does_not_start_the_global_pool() {
         n_factors: 4,
         n_epochs: 2,
         n_blocks: Some(3),
-        ..SgdParams::default()
+        ..SgdParams::surprise()
     };
     sgd::fit(&data, &params, Par::Seq, &mut NoMonitor).unwrap();
     // Building the global pool succeeds only if nothing has started it yet: the one way to

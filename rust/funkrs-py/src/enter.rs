@@ -46,7 +46,7 @@ pub fn resolve_threads(n_threads: Option<i64>) -> PyResult<usize> {
     match n_threads {
         None => Ok(default_n_threads()),
         Some(n) if n >= 1 => Ok(usize::try_from(n).unwrap_or(usize::MAX).min(1024)),
-        Some(n) => Err(pyo3::exceptions::PyValueError::new_err(format!(
+        Some(n) => Err(crate::errors::invalid_parameter(format!(
             "n_threads must be a positive integer or None, got {n}"
         ))),
     }

@@ -7,6 +7,7 @@
 // #[pyfunction] arguments are extracted by value; borrowing them is not an option.
 #![allow(clippy::needless_pass_by_value)]
 
+mod defaults;
 mod enter;
 mod errors;
 mod index;
@@ -19,7 +20,7 @@ use pyo3::prelude::*;
 #[pymodule(gil_used = false)]
 mod _funkrs {
     #[pymodule_export]
-    use crate::errors::{ConvergenceError, FunkrsError};
+    use crate::defaults::{ImputedSvdDefaults, SgdDefaults};
     #[pymodule_export]
     use crate::index::{IdIndex, StrIndex};
     #[pymodule_export]
@@ -35,6 +36,7 @@ mod _funkrs {
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add_function(pyo3::wrap_pyfunction!(crate::enter::default_n_threads, m)?)?;
+        crate::defaults::register(m)?;
         Ok(())
     }
 }

@@ -19,7 +19,7 @@ type CsrArrays<'py> = (Bound<'py, PyArray1<u64>>, Bound<'py, PyArray1<u32>>);
 fn matrix<'a>(a: &'a PyReadonlyArray2<'_, f32>, name: &str) -> PyResult<(&'a [f32], usize)> {
     let k = a.shape()[1];
     let s = a.as_slice().map_err(|_| {
-        pyo3::exceptions::PyTypeError::new_err(format!("{name} must be C-contiguous"))
+        crate::errors::funkrs_error("ShapeError", format!("{name} must be C-contiguous"))
     })?;
     Ok((s, k))
 }
@@ -92,7 +92,7 @@ pub fn top_n<'py>(
     let (x, k) = matrix(&queries, "queries")?;
     let (y, k2) = matrix(&targets, "targets")?;
     if k != k2 {
-        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+        return Err(crate::errors::invalid_parameter(format!(
             "queries have {k} columns but targets have {k2}"
         )));
     }
@@ -137,8 +137,9 @@ fn validate_csr(csr: &Csr) -> PyResult<()> {
     if ok {
         Ok(())
     } else {
-        Err(pyo3::exceptions::PyValueError::new_err(
-            "exclusion index is malformed (indptr must be non-decreasing and end at len(indices))",
+        Err(crate::errors::invalid_parameter(
+            "exclusion index is malformed (indptr must be non-decreasing and end at len(indices))"
+                .into(),
         ))
     }
 }

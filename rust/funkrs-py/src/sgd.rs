@@ -83,18 +83,20 @@ fn parse_schedule(schedule: &str) -> PyResult<Schedule> {
     match schedule {
         "joint" => Ok(Schedule::Joint),
         "feature-wise" => Ok(Schedule::FeatureWise),
-        other => Err(pyo3::exceptions::PyValueError::new_err(format!(
+        other => Err(crate::errors::invalid_parameter(format!(
             "schedule must be 'joint' or 'feature-wise', got {other:?}"
         ))),
     }
 }
 
-/// Trains Funk SVD; returns `(P, Q, b_u, b_i, mu, history, best_epoch)`.
+/// Trains Funk SVD; returns `(P, Q, b_u, b_i, mu, history, best_epoch)`. Hyperparameters left
+/// at `None` take the core's defaults (`SGD_DEFAULTS`).
 #[pyfunction]
-#[pyo3(signature = (users, items, ratings, n_users, n_items, *, n_factors, n_epochs, lr, reg,
-    init_std, init_mean=0.0, lr_decay=0.0, biased=true, seed=0, n_blocks=None, reshuffle=false,
-    schedule="joint", negatives=0.0, negative_target=0.0, standardize=false, validation=None, clip=None, patience=None, min_delta=0.0,
-    n_threads=None, callback=None))]
+#[pyo3(signature = (users, items, ratings, n_users, n_items, *, n_factors=None, n_epochs=None,
+    lr=None, reg=None, init_std=None, init_mean=0.0, lr_decay=0.0, biased=true, seed=0,
+    n_blocks=None, reshuffle=false, schedule="joint", negatives=0.0, negative_target=0.0,
+    standardize=None, validation=None, clip=None, patience=None, min_delta=0.0, n_threads=None,
+    callback=None))]
 pub fn sgd_fit<'py>(
     py: Python<'py>,
     users: PyReadonlyArray1<'py, u32>,
@@ -102,11 +104,11 @@ pub fn sgd_fit<'py>(
     ratings: PyReadonlyArray1<'py, f32>,
     n_users: usize,
     n_items: usize,
-    n_factors: usize,
-    n_epochs: usize,
-    lr: f32,
-    reg: f32,
-    init_std: f32,
+    n_factors: Option<usize>,
+    n_epochs: Option<usize>,
+    lr: Option<f32>,
+    reg: Option<f32>,
+    init_std: Option<f32>,
     init_mean: f32,
     lr_decay: f32,
     biased: bool,
@@ -116,7 +118,7 @@ pub fn sgd_fit<'py>(
     schedule: &str,
     negatives: f32,
     negative_target: f32,
-    standardize: bool,
+    standardize: Option<bool>,
     validation: Option<ValidationArrays<'py>>,
     clip: Option<(f32, f32)>,
     patience: Option<usize>,
@@ -126,13 +128,14 @@ pub fn sgd_fit<'py>(
 ) -> PyResult<FitOutput<'py>> {
     let (u, i, r) = (users.as_slice()?, items.as_slice()?, ratings.as_slice()?);
     let data = Interactions::new(u, i, r, n_users, n_items).map_err(PyFunkErr)?;
+    let d = SgdParams::default();
     let params = SgdParams {
-        n_factors,
-        n_epochs,
-        lr,
+        n_factors: n_factors.unwrap_or(d.n_factors),
+        n_epochs: n_epochs.unwrap_or(d.n_epochs),
+        lr: lr.unwrap_or(d.lr),
         lr_decay,
-        reg,
-        init_std,
+        reg: reg.unwrap_or(d.reg),
+        init_std: init_std.unwrap_or(d.init_std),
         init_mean,
         biased,
         seed,
@@ -141,7 +144,7 @@ pub fn sgd_fit<'py>(
         schedule: parse_schedule(schedule)?,
         negative_ratio: negatives,
         negative_target,
-        standardize,
+        standardize: standardize.unwrap_or(d.standardize),
     };
     let options = FitOptions {
         validation: match &validation {

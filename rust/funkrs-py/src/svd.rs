@@ -59,10 +59,10 @@ type ImputedOutput<'py> = (
 );
 
 /// Rank-`k` SVD of `S + a bᵀ` (mean-imputed ratings) without forming it, by thick-restarted
-/// block Lanczos; returns `(U, S, Vt, n_iter, residual, converged)`. `block_size` and
-/// `max_basis` of `None` take the core's defaults.
+/// block Lanczos; returns `(U, S, Vt, n_iter, residual, converged)`. Options left at `None`
+/// take the core's defaults (`IMPUTED_SVD_DEFAULTS`).
 #[pyfunction]
-#[pyo3(signature = (users, items, ratings, a, b, *, k, oversample=10, tol=1e-8, max_iter=1000,
+#[pyo3(signature = (users, items, ratings, a, b, *, k, oversample=None, tol=None, max_iter=None,
     block_size=None, max_basis=None, seed=0, n_threads=None))]
 pub fn imputed_svd<'py>(
     py: Python<'py>,
@@ -72,9 +72,9 @@ pub fn imputed_svd<'py>(
     a: PyReadonlyArray1<'py, f64>,
     b: PyReadonlyArray1<'py, f64>,
     k: usize,
-    oversample: usize,
-    tol: f64,
-    max_iter: usize,
+    oversample: Option<usize>,
+    tol: Option<f64>,
+    max_iter: Option<usize>,
     block_size: Option<usize>,
     max_basis: Option<usize>,
     seed: u64,
@@ -84,9 +84,9 @@ pub fn imputed_svd<'py>(
     let (a, b) = (a.as_slice()?.to_vec(), b.as_slice()?.to_vec());
     let params = ImputedParams {
         k,
-        oversample,
-        tol,
-        max_iter,
+        oversample: oversample.unwrap_or(imputed::DEFAULT_OVERSAMPLE),
+        tol: tol.unwrap_or(imputed::DEFAULT_TOL),
+        max_iter: max_iter.unwrap_or(imputed::DEFAULT_MAX_ITER),
         block_size: block_size.unwrap_or(0),
         max_basis: max_basis.unwrap_or(0),
         seed,

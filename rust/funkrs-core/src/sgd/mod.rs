@@ -31,13 +31,14 @@ mod units;
 
 use std::time::Instant;
 
-use grid::{Grid, Relabel};
+use grid::{Entry, Grid, Relabel};
 use negatives::Negatives;
 pub use state::{EarlyStopping, Validation};
 use state::{State, Stopper};
 use units::Units;
 
 use crate::data::Interactions;
+use crate::mem::Need;
 use crate::par::Par;
 use crate::rng::Rng;
 use crate::FunkError;
@@ -53,7 +54,30 @@ pub enum Schedule {
     FeatureWise,
 }
 
-/// Hyperparameters of [`fit`]; names and defaults follow Surprise's `SVD`.
+/// The library's defaults, defined once: [`SgdParams::default`] and the Python estimator
+/// (through the extension module's `SGD_DEFAULTS`) both read them.
+///
+/// `lr`, `reg` and `init_std` are in standardised units ([`SgdParams::standardize`] is on),
+/// so they mean the same on every rating scale; `benchmarks/tune_defaults.py` chose them on
+/// the validation parts of generated shapes of five rating scales and MovieLens small.
+/// [`SgdParams::surprise`] gives Surprise's `SVD()` settings instead.
+pub mod defaults {
+    /// [`super::SgdParams::n_factors`].
+    pub const N_FACTORS: usize = 100;
+    /// [`super::SgdParams::n_epochs`].
+    pub const N_EPOCHS: usize = 20;
+    /// [`super::SgdParams::lr`].
+    pub const LR: f64 = 0.025;
+    /// [`super::SgdParams::reg`].
+    pub const REG: f64 = 0.035;
+    /// [`super::SgdParams::init_std`].
+    pub const INIT_STD: f64 = 0.005;
+    /// [`super::SgdParams::standardize`].
+    pub const STANDARDIZE: bool = true;
+}
+
+/// Hyperparameters of [`fit`]; the names follow Surprise's `SVD`, the defaults are
+/// [`defaults`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct SgdParams {
     /// Number of latent factors `k`.
@@ -98,12 +122,12 @@ pub struct SgdParams {
 impl Default for SgdParams {
     fn default() -> Self {
         SgdParams {
-            n_factors: 100,
-            n_epochs: 20,
-            lr: 0.005,
+            n_factors: defaults::N_FACTORS,
+            n_epochs: defaults::N_EPOCHS,
+            lr: defaults::LR as f32,
             lr_decay: 0.0,
-            reg: 0.02,
-            init_std: 0.1,
+            reg: defaults::REG as f32,
+            init_std: defaults::INIT_STD as f32,
             init_mean: 0.0,
             biased: true,
             seed: 0,
@@ -112,7 +136,21 @@ impl Default for SgdParams {
             schedule: Schedule::Joint,
             negative_ratio: 0.0,
             negative_target: 0.0,
+            standardize: defaults::STANDARDIZE,
+        }
+    }
+}
+
+impl SgdParams {
+    /// Surprise's `SVD()` settings: `lr` 0.005, `reg` 0.02, `init_std` 0.1, trained in the
+    /// ratings' own units.
+    pub fn surprise() -> Self {
+        SgdParams {
+            lr: 0.005,
+            reg: 0.02,
+            init_std: 0.1,
             standardize: false,
+            ..SgdParams::default()
         }
     }
 }
@@ -265,6 +303,28 @@ pub(crate) fn padded(k: usize) -> usize {
     k.div_ceil(8) * 8
 }
 
+/// What a fit allocates: the grid (plus the negatives' grid), the padded factor rows while
+/// training, and the unpadded factors it returns.
+fn memory_need(data: &Interactions<'_>, params: &SgdParams) -> Need {
+    let rows = (data.n_users + data.n_items) as u128;
+    let k = params.n_factors as u128;
+    let kp = padded(params.n_factors) as u128;
+    let nnz = data.len() as u128;
+    let negatives = (nnz as f64 * f64::from(params.negative_ratio.max(0.0))).ceil() as u128;
+    let factors = || {
+        format!(
+            "the factors ({} users and {} items × {} factors)",
+            data.n_users, data.n_items, params.n_factors
+        )
+    };
+    Need::default()
+        .add::<Entry>(nnz + negatives, || {
+            format!("the training grid ({nnz} ratings)")
+        })
+        .add::<f32>(rows.saturating_mul(kp), factors)
+        .add::<f32>(rows.saturating_mul(k), factors)
+}
+
 /// Trains Funk SVD on `data`; see the module documentation for the model and the schedule.
 pub fn fit(
     data: &Interactions<'_>,
@@ -299,6 +359,7 @@ pub fn fit_with(
             ));
         }
     }
+    memory_need(data, params).check("; use fewer factors")?;
     let b = params.n_blocks.unwrap_or_else(|| grid_size(data));
     let layout = kernel::segment_layout(padded(params.n_factors));
     let units = Units::of(data, params.biased, params.standardize);

@@ -305,7 +305,7 @@ mod tests {
         let params = SgdParams {
             n_factors: 5,
             seed: 9,
-            ..SgdParams::default()
+            ..SgdParams::surprise()
         };
         let seq = init_factors([&users, &map], 5, &params, Par::Seq);
         let pool = crate::par::build_pool(2).unwrap();

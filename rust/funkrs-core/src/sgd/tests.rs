@@ -69,7 +69,7 @@ fn recovers_held_out_entries_of_a_low_rank_matrix() {
         lr: 0.01,
         reg: 0.0,
         seed: 3,
-        ..SgdParams::default()
+        ..SgdParams::surprise()
     };
     let f = fit(&data, &params, Par::Seq, &mut NoMonitor).unwrap();
     let first = f.history[0].train_rmse;
@@ -90,7 +90,7 @@ fn same_seed_gives_identical_bits_for_any_thread_count() {
             n_blocks: Some(5),
             seed: 99,
             reshuffle,
-            ..SgdParams::default()
+            ..SgdParams::surprise()
         };
         let seq = fit(&data, &params, Par::Seq, &mut NoMonitor).unwrap();
         for threads in [1, 2, 4] {
@@ -106,7 +106,7 @@ fn same_seed_gives_identical_bits_for_any_thread_count() {
         n_epochs: 4,
         n_blocks: Some(5),
         seed: 99,
-        ..SgdParams::default()
+        ..SgdParams::surprise()
     };
     let seq = fit(&data, &params, Par::Seq, &mut NoMonitor).unwrap();
     let other = fit(
@@ -129,7 +129,7 @@ fn a_huge_learning_rate_is_reported_as_divergence() {
     let params = SgdParams {
         lr: 50.0,
         n_epochs: 50,
-        ..SgdParams::default()
+        ..SgdParams::surprise()
     };
     let err = fit(&data, &params, Par::Seq, &mut NoMonitor).unwrap_err();
     assert!(matches!(err, FunkError::Diverged { .. }), "{err:?}");
@@ -144,28 +144,28 @@ fn invalid_parameters_are_named() {
         (
             SgdParams {
                 n_factors: 0,
-                ..SgdParams::default()
+                ..SgdParams::surprise()
             },
             "n_factors",
         ),
         (
             SgdParams {
                 lr: -1.0,
-                ..SgdParams::default()
+                ..SgdParams::surprise()
             },
             "lr",
         ),
         (
             SgdParams {
                 reg: f32::NAN,
-                ..SgdParams::default()
+                ..SgdParams::surprise()
             },
             "reg",
         ),
         (
             SgdParams {
                 n_blocks: Some(0),
-                ..SgdParams::default()
+                ..SgdParams::surprise()
             },
             "n_blocks",
         ),
@@ -193,7 +193,7 @@ fn monitor_can_interrupt_between_strata() {
     let data = Interactions::new(&us, &is, &rs, 60, 60).unwrap();
     let params = SgdParams {
         n_blocks: Some(3),
-        ..SgdParams::default()
+        ..SgdParams::surprise()
     };
     let err = fit(&data, &params, Par::Seq, &mut StopAfter(4)).unwrap_err();
     assert_eq!(err, FunkError::Interrupted);
@@ -206,7 +206,7 @@ fn unbiased_model_keeps_zero_biases() {
     let params = SgdParams {
         biased: false,
         n_factors: 5,
-        ..SgdParams::default()
+        ..SgdParams::surprise()
     };
     let f = fit(&data, &params, Par::Seq, &mut NoMonitor).unwrap();
     assert!(f.user_bias.iter().all(|&b| b == 0.0));
@@ -254,7 +254,7 @@ fn validation_is_tracked_and_early_stopping_keeps_the_best_epoch() {
         lr: 0.03,
         reg: 0.0,
         seed: 1,
-        ..SgdParams::default()
+        ..SgdParams::surprise()
     };
     let opts = FitOptions {
         validation: Some(v),
@@ -301,7 +301,7 @@ fn early_stopping_needs_validation() {
     };
     let err = fit_with(
         &data,
-        &SgdParams::default(),
+        &SgdParams::surprise(),
         &opts,
         Par::Seq,
         &mut NoMonitor,
@@ -324,7 +324,7 @@ fn learning_rate_decays_as_documented() {
         lr: 0.01,
         lr_decay: 0.5,
         n_epochs: 3,
-        ..SgdParams::default()
+        ..SgdParams::surprise()
     };
     let f = fit(&data, &params, Par::Seq, &mut NoMonitor).unwrap();
     let lrs: Vec<f32> = f.history.iter().map(|s| s.lr).collect();
@@ -343,7 +343,7 @@ fn feature_wise_schedule_fits_and_is_thread_independent() {
         schedule: Schedule::FeatureWise,
         n_blocks: Some(3),
         seed: 4,
-        ..SgdParams::default()
+        ..SgdParams::surprise()
     };
     let f = fit(&data, &params, Par::Seq, &mut NoMonitor).unwrap();
     // biases + 3 factors, n_epochs each

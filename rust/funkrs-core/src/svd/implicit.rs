@@ -43,6 +43,7 @@ use rayon::prelude::*;
 
 use super::faer_par;
 use super::gram::project_out;
+use crate::mem::Need;
 use crate::rng::Rng;
 use crate::{FunkError, Par};
 
@@ -420,19 +421,21 @@ pub struct ImputedParams {
 }
 
 /// Default tolerance of [`ImputedParams::tol`].
-pub const DEFAULT_TOL: f64 = 1e-6;
+pub const DEFAULT_TOL: f64 = 1e-8;
 /// Default [`ImputedParams::block_size`].
 pub const DEFAULT_BLOCK_SIZE: usize = 16;
 /// Default lower bound of the Krylov basis size ([`ImputedParams::max_basis`]).
 pub const DEFAULT_MAX_BASIS: usize = 400;
 /// Default [`ImputedParams::max_iter`].
 pub const DEFAULT_MAX_ITER: usize = 1000;
+/// Default [`ImputedParams::oversample`].
+pub const DEFAULT_OVERSAMPLE: usize = 10;
 
 impl Default for ImputedParams {
     fn default() -> Self {
         ImputedParams {
             k: 10,
-            oversample: 10,
+            oversample: DEFAULT_OVERSAMPLE,
             block_size: 0,
             max_basis: 0,
             tol: DEFAULT_TOL,
@@ -513,6 +516,18 @@ pub fn imputed_svd(
     let ns = x.short_len();
     let k = params.k;
     let (block, keep, cap) = params.sizes(ns);
+    let long = m.max(n) as u128;
+    Need::default()
+        .add::<f64>((ns as u128).saturating_mul(cap as u128 * 4), || {
+            format!("the Lanczos basis ({ns} × {cap}, with its work copies)")
+        })
+        .add::<f64>(long.saturating_mul(block.max(k) as u128 * 2), || {
+            format!("the long-side blocks ({long} × {})", block.max(k))
+        })
+        .add::<f64>((cap as u128).saturating_mul(cap as u128 * 2), || {
+            format!("the projected matrix ({cap} × {cap})")
+        })
+        .check("; pass a smaller k")?;
     let fpar = faer_par(par);
     let mut rng = Rng::new(params.seed);
     let mut basis = Mat::<f64>::zeros(ns, cap);

@@ -54,6 +54,7 @@ pub mod implicit;
 
 use faer::{Mat, MatMut, MatRef};
 
+use crate::mem::Need;
 use crate::{FunkError, Par};
 
 /// How [`svd`] computes the decomposition.
@@ -125,6 +126,18 @@ pub fn svd(
             reason: format!("must be at most min(m, n) = {p} for a {m} × {n} matrix, got {k}"),
         });
     }
+    let (long, short) = (m.max(n) as u128, p as u128);
+    Need::default()
+        .add::<f64>(long.saturating_mul(k as u128), || {
+            format!("the {long}-row singular vectors ({long} × {k})")
+        })
+        .add::<f64>(short.saturating_mul(short).saturating_mul(3), || {
+            format!("the Gram matrix and its eigenvectors ({p} × {p}, three copies)")
+        })
+        .add::<f64>(short.saturating_mul(k as u128), || {
+            format!("the {p} × {k} factor")
+        })
+        .check("; pass a smaller k or a smaller matrix")?;
     let amax = check_finite(a)?;
     let mut out = Svd {
         u: vec![0.0; m * k],

@@ -1,0 +1,48 @@
+//! The core's defaults, exposed so that the Python API declares none of its own.
+
+use funkrs_core::sgd::defaults as sgd;
+use funkrs_core::svd::implicit;
+use pyo3::prelude::*;
+
+/// Defaults of `sgd_fit` (and of `MatrixFactorization`): `SGD_DEFAULTS`.
+#[pyclass(frozen, get_all, module = "funkrs._funkrs")]
+pub struct SgdDefaults {
+    n_factors: usize,
+    n_epochs: usize,
+    lr: f64,
+    reg: f64,
+    init_std: f64,
+    standardize: bool,
+}
+
+/// Defaults of `imputed_svd` (and of the `imputed-svd` solver): `IMPUTED_SVD_DEFAULTS`.
+#[pyclass(frozen, get_all, module = "funkrs._funkrs")]
+pub struct ImputedSvdDefaults {
+    oversample: usize,
+    tol: f64,
+    max_iter: usize,
+}
+
+/// Adds `SGD_DEFAULTS` and `IMPUTED_SVD_DEFAULTS` to the module.
+pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add(
+        "SGD_DEFAULTS",
+        SgdDefaults {
+            n_factors: sgd::N_FACTORS,
+            n_epochs: sgd::N_EPOCHS,
+            lr: sgd::LR,
+            reg: sgd::REG,
+            init_std: sgd::INIT_STD,
+            standardize: sgd::STANDARDIZE,
+        },
+    )?;
+    m.add(
+        "IMPUTED_SVD_DEFAULTS",
+        ImputedSvdDefaults {
+            oversample: implicit::DEFAULT_OVERSAMPLE,
+            tol: implicit::DEFAULT_TOL,
+            max_iter: implicit::DEFAULT_MAX_ITER,
+        },
+    )?;
+    Ok(())
+}
