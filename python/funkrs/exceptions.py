@@ -28,8 +28,13 @@ class FunkrsError(Exception):
     """Base class of every error funkrs raises for bad input, a bad file or a failed fit."""
 
 
-class InvalidParameterError(FunkrsError, ValueError):
-    """A hyperparameter or option is outside its valid range or of the wrong type."""
+class InvalidParameterError(FunkrsError, ValueError, TypeError):
+    """A hyperparameter, option or argument is outside its valid range or of the wrong type.
+
+    It is both a ``ValueError`` and a ``TypeError`` (as numpy's ``AxisError`` is both a
+    ``ValueError`` and an ``IndexError``), so code that caught either for a bad argument keeps
+    working.
+    """
 
 
 class ShapeError(FunkrsError, ValueError):
