@@ -41,10 +41,10 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import _blas
 import numpy as np
 from ml_small import _surprise_version
 
@@ -515,6 +515,7 @@ def git_commit() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
+    _blas.use_native_blas()
     args = parse_args(argv)
     use_surprise = not args.no_surprise
     if use_surprise and _surprise_version() is None:
@@ -527,6 +528,7 @@ def main(argv: list[str] | None = None) -> None:
         f"funkrs {funkrs.__version__} ({Path(funkrs.__file__).parent}), commit {commit}; "
         f"Surprise {_surprise_version()}; {os.cpu_count()} CPUs"
     )
+    print(_blas.blas_report())
     print(f"funkrs model: {defaults!r}, {defaults.get_params()}")
     print(
         "baseline: "
@@ -555,7 +557,6 @@ def main(argv: list[str] | None = None) -> None:
     if args.json is not None:
         out = {
             "benchmark": "accuracy",
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": {
                 "cpus": os.cpu_count(),
                 "platform": platform.platform(),
@@ -564,6 +565,7 @@ def main(argv: list[str] | None = None) -> None:
             "funkrs_version": funkrs.__version__,
             "git_commit": commit,
             "surprise_version": _surprise_version(),
+            "blas": _blas.blas_report(),
             "funkrs_params": defaults.get_params(),
             "seed": args.seed,
             "k": K,

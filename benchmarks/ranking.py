@@ -45,10 +45,10 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, ClassVar
 
+import _blas
 import numpy as np
 from _host import steal_seconds
 
@@ -468,6 +468,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> None:
+    _blas.use_native_blas()
     args = parse_args(argv)
     try:
         import implicit
@@ -479,6 +480,8 @@ def main(argv: list[str] | None = None) -> None:
         f"MovieLens small: train {len(train)} / test {len(test)} ratings; funkrs "
         f"{getattr(funkrs, '__version__', 'unknown')}, implicit {implicit.__version__}"
     )
+    print(_blas.blas_report())
+    print(f"1-min load average at the start: {os.getloadavg()[0]:.2f}")
     if args.tune is not None:
         chosen = tune(train, args.tune)
         summary: dict[str, Any] = {"benchmark": "ranking-tune", "chosen": chosen}
@@ -488,12 +491,14 @@ def main(argv: list[str] | None = None) -> None:
         steal1 = steal_seconds()
         summary = {"benchmark": "ranking", **report(rows)}
         if steal0 is not None and steal1 is not None:
-            print(f"\nsteal during the run: {steal1 - steal0:.2f} s (CPU time other guests took)")
+            print(
+                f"\nsteal during the run: {steal1 - steal0:.2f} s (CPU time other guests took); "
+                f"1-min load average at the end: {os.getloadavg()[0]:.2f}"
+            )
             summary["steal_seconds"] = steal1 - steal0
         summary["settings"] = {"als": ALS_SETTINGS, "bpr": BPR_SETTINGS, "svd_k": SVD_K}
     summary.update(
         {
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": {
                 "cpus": os.cpu_count(),
                 "platform": platform.platform(),
@@ -501,6 +506,7 @@ def main(argv: list[str] | None = None) -> None:
             },
             "funkrs_version": getattr(funkrs, "__version__", "unknown"),
             "implicit_version": implicit.__version__,
+            "blas": _blas.blas_report(),
         }
     )
     if args.json is not None:

@@ -6,19 +6,20 @@ Generates ``funkrs.datasets.synthetic(162_541, 59_047, 25_000_000, random_state=
 is the median of the per-epoch ``seconds`` in ``model.history_`` (the SGD sweep alone: no data
 generation, no setup), and rating updates per second = distinct ratings / that median.
 
-LIBMF cannot be run here; its figures on this 2-core machine (DESIGN.md, issue 3: k=32, no
-biases, per epoch, parsing excluded) are printed as a *quoted reference*: about 15M updates/s
-on one thread (1.34 s per epoch of the 20M set) and about 30M/s on two (0.63-0.72 s). LIBMF
-has no biases, so ``--model both`` (the default) times funkrs' biased default and the unbiased
-model LIBMF trains.
+LIBMF is not run here (C++, not installed): the script prints LIBMF's figures for a
+MovieLens-20M-size set on a 2-core machine as a *quoted reference* (k=32, no biases, per
+epoch, parsing excluded): about 15M updates/s on one thread (1.34 s per epoch of the 20M set)
+and about 30M/s on two (0.63-0.72 s). LIBMF has no biases, so ``--model both`` (the default)
+times funkrs' biased default and the unbiased model LIBMF trains.
 
 Peak memory: the data are generated once in a child process and saved as .npy files; every
 fit then runs in a fresh child process that loads them, resets the peak-RSS counter
 (``/proc/self/clear_refs``), fits, and reads ``VmHWM`` from ``/proc/self/status``, so the
 figure is the peak of the whole process (interpreter, imports, the input ratings) while that
-fit runs, and nothing from the generation or from earlier fits. It is compared with issue 3's target
-``1.5 × (ratings + factors bytes) + 300 MB`` (ratings: u32 user, u32 item, f32 value = 12 bytes
-each; factors: f32 user and item vectors, plus f32 biases for the biased model).
+fit runs, and nothing from the generation or from earlier fits. It is compared with the
+project's memory target ``1.5 × (ratings + factors bytes) + 300 MB`` (ratings: u32 user, u32
+item, f32 value = 12 bytes each; factors: f32 user and item vectors, plus f32 biases for the
+biased model).
 
 Noise: on a shared VM the other tenants slow some epochs down. The script prints the steal
 time of every fit (CPU time the hypervisor gave to other guests, from /proc/stat) and, next to
@@ -41,7 +42,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +51,10 @@ SHAPES = {
     "ml25m": (162_541, 59_047, 25_000_000),
     "netflix": (480_189, 17_770, 100_000_000),
 }
-# Quoted reference figures (DESIGN.md / issue 3), not measured here.
+# LIBMF's figures at this shape on 2 cores, quoted (LIBMF is not run here).
 LIBMF_UPDATES_PER_S = {1: 15e6, 2: 30e6}
 LIBMF_NOTE = (
-    "LIBMF (quoted reference from DESIGN.md, not run here): k=32, no biases, 20M ratings, "
+    "LIBMF (quoted figures, not run here): k=32, no biases, 20M ratings, "
     "1.34 s/epoch on 1 thread (~15M updates/s), 0.63-0.72 s on 2 (~30M/s)"
 )
 MB = 1024 * 1024
@@ -392,11 +392,12 @@ def report(args: argparse.Namespace, res: dict[str, Any]) -> dict[str, Any]:
     print(
         f"peak RSS = VmHWM of the child process during each fit (interpreter, imports and the "
         f"input ratings included; {rows[0]['rss_before_fit_bytes'] / MB:.0f} MB resident "
-        f"before the fit); target = 1.5 x (12 B/rating + f32 factors) + 300 MB (issue 3); "
+        f"before the fit); target = 1.5 x (12 B/rating + f32 factors) + 300 MB; "
         f"data generation peaked at {res['generate_peak_rss_bytes'] / MB:.0f} MB (not counted)"
     )
     full = args.scale == 1.0 and args.k == 32 and args.shape == "ml25m"
-    print("\nIssue 3 targets" + ("" if full else " (only meaningful at full ML-25M size, k=32)"))
+    scope = "" if full else " (only meaningful at full ML-25M size, k=32)"
+    print(f"\nTargets (the project's){scope}")
     for r in rows:
         name = "biased" if r["biased"] else "unbiased"
         if r["threads"] == 2:
@@ -421,7 +422,6 @@ def report(args: argparse.Namespace, res: dict[str, Any]) -> dict[str, Any]:
         )
     return {
         "benchmark": "sgd",
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {
             "cpus": os.cpu_count(),
             "platform": platform.platform(),
