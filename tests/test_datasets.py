@@ -10,7 +10,7 @@ import pytest
 
 import funkrs
 from funkrs.datasets import Shape, shapes, synthetic
-from funkrs.exceptions import FunkrsError, RatingsError
+from funkrs.exceptions import FunkrsError, InvalidParameterError
 
 
 def digest(r: funkrs.Ratings) -> str:
@@ -232,7 +232,7 @@ def test_exports() -> None:
     ],
 )
 def test_bad_arguments(kwargs: dict[str, Any], param: str) -> None:
-    with pytest.raises(RatingsError, match=param) as info:
+    with pytest.raises(InvalidParameterError, match=param) as info:
         synthetic(50, 40, 500, **kwargs)
     assert isinstance(info.value, ValueError)
     assert isinstance(info.value, FunkrsError)
@@ -243,7 +243,7 @@ def test_bad_arguments(kwargs: dict[str, Any], param: str) -> None:
 def test_bad_sizes(param: str) -> None:
     sizes = {"n_users": 50, "n_items": 40, "n_ratings": 500}
     sizes[param] = 0
-    with pytest.raises(RatingsError, match=f"{param} must be a positive integer, got 0"):
+    with pytest.raises(InvalidParameterError, match=f"{param} must be a positive integer, got 0"):
         synthetic(sizes["n_users"], sizes["n_items"], sizes["n_ratings"])
 
 
@@ -263,5 +263,5 @@ def test_self_selection_makes_well_liked_items_the_often_rated_ones() -> None:
 
 @pytest.mark.parametrize("bad", [-0.5, float("nan"), "high"])
 def test_bad_selection_names_it(bad) -> None:
-    with pytest.raises(RatingsError, match="selection"):
+    with pytest.raises(InvalidParameterError, match="selection"):
         synthetic(50, 40, 500, selection=bad)

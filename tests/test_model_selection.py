@@ -5,6 +5,7 @@ import polars as pl
 import pytest
 
 import funkrs
+from funkrs.exceptions import InvalidParameterError
 from funkrs.model_selection import GridSearch, KFold, ParameterGrid, cross_validate
 
 
@@ -80,17 +81,24 @@ def test_threads_per_job(monkeypatch: pytest.MonkeyPatch) -> None:
     assert ms._fold_clone(small_model(n_threads=4), 3).n_threads == 4
     assert ms._n_jobs(-1, 100) == 8
     assert ms._n_jobs(4, 2) == 2
-    with pytest.raises(ValueError, match="n_jobs"):
-        ms._n_jobs(0, 3)
+    for bad in (0, -2, 1.5, True, "2"):
+        with pytest.raises(InvalidParameterError, match="n_jobs must be None, -1 or a positive"):
+            ms._n_jobs(bad, 3)
+    assert ms._n_jobs(np.int32(2), 3) == 2
 
 
 def test_cross_validate_errors(data: funkrs.Ratings) -> None:
-    with pytest.raises(ValueError, match="unknown metric"):
+    with pytest.raises(InvalidParameterError, match="unknown metric 'rsme'"):
         cross_validate(small_model(), data, metrics=["rsme"])
+    with pytest.raises(InvalidParameterError, match="metrics must be a list of metric names"):
+        cross_validate(small_model(), data, metrics="rmse")
     with pytest.raises(TypeError, match="Ratings"):
         cross_validate(small_model(), data.to_frame())
-    with pytest.raises(TypeError, match="cv"):
+    # a wrong option is an InvalidParameterError (a ValueError), also for a wrong type
+    with pytest.raises(InvalidParameterError, match=r"cv must be a number of folds .* got '5'"):
         cross_validate(small_model(), data, cv="5")
+    with pytest.raises(InvalidParameterError, match="cv must be an integer >= 2, got 1"):
+        cross_validate(small_model(), data, cv=1)
     with pytest.raises(ValueError, match="lr"):
         cross_validate(small_model(lr=-1.0), data, cv=2)
 
@@ -99,14 +107,16 @@ def test_parameter_grid() -> None:
     grid = ParameterGrid([{"a": [1, 2], "b": [3]}, {"c": (4, 5, 6)}])
     assert len(grid) == 5
     assert next(iter(grid)) == {"a": 1, "b": 3}
-    with pytest.raises(TypeError, match="must be a list"):
+    with pytest.raises(InvalidParameterError, match="must be a list"):
         ParameterGrid({"a": 1})
-    with pytest.raises(TypeError, match="must be a list"):
+    with pytest.raises(InvalidParameterError, match="must be a list"):
         ParameterGrid({"solver": "funk-sgd"})
-    with pytest.raises(ValueError, match="no values"):
+    with pytest.raises(InvalidParameterError, match="no values"):
         ParameterGrid({"a": []})
-    with pytest.raises(TypeError, match="param_grid"):
+    with pytest.raises(InvalidParameterError, match="param_grid"):
         ParameterGrid([])
+    with pytest.raises(InvalidParameterError, match="names must be strings, got 1"):
+        ParameterGrid({1: [2]})  # type: ignore[dict-item]
 
 
 def test_grid_search(data: funkrs.Ratings) -> None:

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import io
+import math
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -11,6 +13,7 @@ import funkrs
 pytest.importorskip("matplotlib")
 
 from funkrs import plot
+from funkrs.exceptions import InvalidParameterError, NonFiniteError
 from funkrs.model_selection import GridSearch
 
 
@@ -62,10 +65,15 @@ def test_singular_values(kind: str, model, data) -> None:
 
 
 def test_singular_values_errors() -> None:
-    with pytest.raises(ValueError, match="NaN"):
+    with pytest.raises(NonFiniteError, match="NaN"):
         plot.singular_values(np.array([[1.0, np.nan], [0.0, 1.0]]))
-    with pytest.raises(ValueError, match="energy"):
-        plot.singular_values(np.array([1.0]), energy=2)
+    for bad in (2, 0, -0.5, math.nan, "0.9", True):
+        with pytest.raises(
+            InvalidParameterError, match=r"energy must be a finite number in \(0, 1\]"
+        ):
+            plot.singular_values(np.array([1.0]), energy=bad)
+    fig = plot.singular_values(np.array([2.0, 1.0]), energy=np.float32(1.0))
+    assert len(fig.axes) == 2
 
 
 @pytest.mark.parametrize("dims", [2, 3])
@@ -82,6 +90,37 @@ def test_latent_map(model: funkrs.MatrixFactorization, dims: int) -> None:
     assert len(users.axes[0].texts) == 5
     with pytest.raises(ValueError, match="dims"):
         plot.latent_map(model, dims=4)
+    assert len(plot.latent_map(model, dims=np.int64(2), n=np.int32(3)).axes[0].texts) == 3
+
+
+@pytest.mark.parametrize(
+    ("option", "bad"),
+    [
+        ("kind", "movies"),
+        ("kind", None),
+        ("dims", 4),
+        ("dims", 2.0),
+        ("dims", True),
+        ("n", 0),
+        ("n", 2.5),
+        ("n", "10"),
+    ],
+)
+def test_latent_map_bad_options_name_the_option(
+    model: funkrs.MatrixFactorization, option: str, bad: Any
+) -> None:
+    with pytest.raises(InvalidParameterError, match=rf"^{option} must be .*, got {bad!r} \("):
+        plot.latent_map(model, **{option: bad})
+
+
+def test_latent_map_dims_beyond_the_factors(model: funkrs.MatrixFactorization) -> None:
+    small = funkrs.MatrixFactorization(n_factors=2, n_epochs=2, random_state=0)
+    small.fit(funkrs.datasets.synthetic(30, 20, 300, random_state=0))
+    with pytest.raises(InvalidParameterError, match="dims=3 needs at least 3 factors"):
+        plot.latent_map(small, dims=3)
+    frame = pl.DataFrame({"id": model.items_.ids_array[:1]})
+    with pytest.raises(InvalidParameterError, match="labels: a frame needs an id column"):
+        plot.latent_map(model, labels=frame)
 
 
 def test_grid_search_curve(data: funkrs.Ratings) -> None:
@@ -91,8 +130,12 @@ def test_grid_search_curve(data: funkrs.Ratings) -> None:
     fig = plot.grid_search_curve(search, "n_factors")
     assert len(fig.axes[0].get_legend().get_texts()) == 2
     png(fig)
-    with pytest.raises(ValueError, match="not searched"):
+    with pytest.raises(InvalidParameterError, match="param='lr' was not searched"):
         plot.grid_search_curve(search, "lr")
+    with pytest.raises(
+        InvalidParameterError, match=r"metric='ndcg@5' .*computed metrics: \['rmse'"
+    ):
+        plot.grid_search_curve(search, "n_factors", metric="ndcg@5")
 
 
 def test_missing_matplotlib_hint(monkeypatch: pytest.MonkeyPatch, model) -> None:

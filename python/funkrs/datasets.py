@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from funkrs._checks import check_float, check_int, is_real, show_value
 from funkrs._ratings import Ratings, train_test_split
 from funkrs._vocab import Vocabulary
-from funkrs.exceptions import RatingsError
+from funkrs.exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -143,8 +144,8 @@ def synthetic(
 
     Raises
     ------
-    RatingsError
-        On a parameter out of its range (the message names it).
+    funkrs.exceptions.InvalidParameterError
+        On a parameter of the wrong type or out of its range (the message names it).
 
     Examples
     --------
@@ -154,22 +155,14 @@ def synthetic(
     >>> bool((r.values == r.values.round()).all())
     True
     """
-    for name, v in (
-        ("n_users", n_users),
-        ("n_items", n_items),
-        ("n_ratings", n_ratings),
-        ("rank", rank),
-    ):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-            raise RatingsError(f"{name} must be a positive integer, got {v!r}")
-    for name, x in (
-        ("noise", noise),
-        ("popularity", popularity),
-        ("activity", activity),
-        ("selection", selection),
-    ):
-        if not _is_real(x) or not math.isfinite(x) or x < 0:
-            raise RatingsError(f"{name} must be a finite number >= 0, got {x!r}")
+    n_users = check_int("n_users", n_users, minimum=1)
+    n_items = check_int("n_items", n_items, minimum=1)
+    n_ratings = check_int("n_ratings", n_ratings, minimum=1)
+    rank = check_int("rank", rank, minimum=1)
+    noise = check_float("noise", noise, minimum=0)
+    popularity = check_float("popularity", popularity, minimum=0)
+    activity = check_float("activity", activity, minimum=0)
+    selection = check_float("selection", selection, minimum=0)
     lo, hi = _check_rating_scale(rating_scale)
     step = _check_step(step, lo, hi)
     rng = np.random.default_rng(random_state)
@@ -239,36 +232,32 @@ def _to_scale(v: np.ndarray, lo: float, hi: float, step: float | None) -> np.nda
     return np.clip(w, lo, hi).astype(np.float32)
 
 
-def _is_real(x: object) -> bool:
-    return isinstance(x, (int, float, np.integer, np.floating)) and not isinstance(
-        x, (bool, np.bool_)
-    )
-
-
 def _check_rating_scale(rating_scale: Any) -> tuple[float, float]:
     try:
         lo_raw, hi_raw = rating_scale
     except (TypeError, ValueError):
-        raise RatingsError(
-            f"rating_scale must be a (low, high) pair, got {rating_scale!r}"
+        raise InvalidParameterError(
+            f"rating_scale must be a (low, high) pair, got {show_value(rating_scale)}"
         ) from None
-    if not (_is_real(lo_raw) and _is_real(hi_raw)):
-        raise RatingsError(f"rating_scale must be a pair of numbers, got {rating_scale!r}")
+    if not (is_real(lo_raw) and is_real(hi_raw)):
+        raise InvalidParameterError(
+            f"rating_scale must be a pair of numbers, got {show_value(rating_scale)}"
+        )
     lo, hi = float(lo_raw), float(hi_raw)
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise RatingsError(f"rating_scale must be finite with low < high, got {rating_scale!r}")
+        raise InvalidParameterError(
+            f"rating_scale must be finite with low < high, got {show_value(rating_scale)}"
+        )
     return lo, hi
 
 
 def _check_step(step: Any, lo: float, hi: float) -> float | None:
-    if step is None:
+    s = check_float("step", step, minimum=0, exclusive_minimum=True, allow_none=True)
+    if s is None:
         return None
-    if not _is_real(step) or not math.isfinite(float(step)) or float(step) <= 0:
-        raise RatingsError(f"step must be a finite number > 0 or None, got {step!r}")
-    s = float(step)
     n_steps = (hi - lo) / s
     if abs(n_steps - round(n_steps)) > 1e-9 * max(1.0, n_steps):
-        raise RatingsError(
+        raise InvalidParameterError(
             f"step={step!r} does not divide rating_scale ({lo:g}, {hi:g}) into whole steps"
         )
     return s

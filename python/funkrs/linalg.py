@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
 
 from funkrs import _funkrs
+from funkrs._checks import check_choice, check_int, show_value
+from funkrs.exceptions import InvalidParameterError
 
 __all__ = ["svd"]
 
@@ -60,9 +61,11 @@ def svd(
 
     Raises
     ------
+    funkrs.exceptions.InvalidParameterError
+        ``k`` is not an integer in range, ``method`` is unknown or ``n_threads`` is not a
+        positive integer.
     ValueError
-        ``A`` is not 2-D, has a NaN or infinite entry (the message names it), ``k`` is out of
-        range or ``method`` is unknown.
+        ``A`` is not 2-D or has a NaN or infinite entry (the message names it).
     TypeError
         ``A`` is complex or not numeric.
 
@@ -79,15 +82,14 @@ def svd(
     """
     a = _as_float64_matrix(A)
     m, n = a.shape
-    if k is not None:
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral):
-            raise TypeError(f"k must be an integer or None, got {k!r}")
-        if not 0 <= int(k) <= min(m, n):
-            raise ValueError(f"k must be between 0 and min(m, n) = {min(m, n)}, got {k}")
-        k = int(k)
-    if method not in ("gram", "direct"):
-        raise ValueError(f"method must be 'gram' or 'direct', got {method!r}")
-    return _funkrs.dense_svd(a, k, method=method, n_threads=n_threads)
+    rank = check_int("k", k, allow_none=True)
+    if rank is not None and not 0 <= rank <= min(m, n):
+        raise InvalidParameterError(
+            f"k must be between 0 and min(m, n) = {min(m, n)} or None, got {show_value(k)}"
+        )
+    how = check_choice("method", method, ("gram", "direct"))
+    threads = check_int("n_threads", n_threads, minimum=1, allow_none=True)
+    return _funkrs.dense_svd(a, rank, method=how, n_threads=threads)
 
 
 def _as_float64_matrix(A: npt.ArrayLike) -> np.ndarray:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from funkrs._checks import show_value
 from funkrs._ratings import Ratings
+from funkrs.exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
     from funkrs.model import MatrixFactorization
@@ -29,15 +31,32 @@ def mae(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return float(np.mean(np.abs(d)))
 
 
-def parse_metrics(metrics: Sequence[str]) -> list[tuple[str, int | None]]:
-    """Split metric names into ``(name, k)`` pairs; unknown names raise ``ValueError``.
+def parse_metrics(
+    metrics: Sequence[str], *, option: str = "metrics"
+) -> list[tuple[str, int | None]]:
+    """Split metric names into ``(name, k)`` pairs.
 
     ``"rmse"`` gives ``("rmse", None)`` and ``"ndcg@10"`` gives ``("ndcg", 10)``.
+
+    Parameters
+    ----------
+    metrics : sequence of str
+        The names.
+    option : str
+        The option's name in error messages.
+
+    Raises
+    ------
+    funkrs.exceptions.InvalidParameterError
+        ``metrics`` is a single string or not a sequence, or a name is unknown (the message
+        lists the available ones).
     """
     from funkrs.ranking import RANKING_METRICS
 
-    if isinstance(metrics, str):
-        raise TypeError(f"metrics must be a list of names, got the string {metrics!r}")
+    if isinstance(metrics, (str, bytes)) or not isinstance(metrics, Iterable):
+        raise InvalidParameterError(
+            f"{option} must be a list of metric names, got {show_value(metrics)}"
+        )
     parsed: list[tuple[str, int | None]] = []
     for metric in metrics:
         name, sep, k = str(metric).partition("@")
@@ -47,9 +66,9 @@ def parse_metrics(metrics: Sequence[str]) -> list[tuple[str, int | None]]:
             parsed.append((name, int(k)))
         else:
             ranking = ", ".join(f"{m}@K" for m in RANKING_METRICS)
-            raise ValueError(
-                f"unknown metric {metric!r}; available: {', '.join(_METRICS)}, {ranking} "
-                "(K a positive integer, e.g. ndcg@10)"
+            raise InvalidParameterError(
+                f"{option}: unknown metric {show_value(metric)}; available: "
+                f"{', '.join(_METRICS)}, {ranking} (K a positive integer, e.g. ndcg@10)"
             )
     return parsed
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import numbers
 import os
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -30,8 +29,10 @@ import numpy as np
 import polars as pl
 
 from funkrs._base import clone
+from funkrs._checks import check_bool, check_float, check_int, is_integer, show_value
 from funkrs._progress import progress_bar
 from funkrs._ratings import Ratings
+from funkrs.exceptions import InvalidParameterError
 from funkrs.metrics import evaluate, higher_is_better, parse_metrics
 
 __all__ = ["GridSearch", "KFold", "ParameterGrid", "cross_validate"]
@@ -82,20 +83,24 @@ class KFold:
 
     def get_n_splits(self) -> int:
         """Number of folds."""
-        return int(self.n_splits)
+        return check_int("n_splits", self.n_splits, minimum=2)
 
     def split_indices(self, n: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Sorted ``(train_indices, test_indices)`` of ``n`` ratings, fold by fold."""
-        k = self.n_splits
-        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 2:
-            raise ValueError(f"n_splits must be an integer >= 2, got {k!r}")
+        """Sorted ``(train_indices, test_indices)`` of ``n`` ratings, fold by fold.
+
+        Raises
+        ------
+        funkrs.exceptions.InvalidParameterError
+            ``n_splits`` is not an integer >= 2 or exceeds ``n``, or ``shuffle`` is not a bool.
+        """
+        k = check_int("n_splits", self.n_splits, minimum=2)
         if k > n:
-            raise ValueError(f"n_splits={k} is larger than the number of ratings ({n})")
-        if self.shuffle:
+            raise InvalidParameterError(f"n_splits={k} is larger than the number of ratings ({n})")
+        if check_bool("shuffle", self.shuffle):
             order = np.random.default_rng(self.random_state).permutation(n)
         else:
             order = np.arange(n)
-        for test in np.array_split(order, int(k)):
+        for test in np.array_split(order, k):
             mask = np.ones(n, dtype=bool)
             mask[test] = False
             yield np.flatnonzero(mask), np.sort(test)
@@ -116,6 +121,12 @@ class ParameterGrid:
         Parameter name to a non-empty sequence of values, e.g.
         ``{"n_factors": [50, 100], "reg": [0.05, 0.1]}``.
 
+    Raises
+    ------
+    funkrs.exceptions.InvalidParameterError
+        ``param_grid`` is not such a mapping or sequence, a name is not a string, or a value
+        list is a single value or empty.
+
     Examples
     --------
     >>> list(ParameterGrid({"n_factors": [10, 20], "reg": [0.1]}))
@@ -125,26 +136,32 @@ class ParameterGrid:
     def __init__(self, param_grid: Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]]):
         grids = [param_grid] if isinstance(param_grid, Mapping) else param_grid
         if isinstance(grids, (str, bytes)) or not isinstance(grids, Sequence) or not grids:
-            raise TypeError(
+            raise InvalidParameterError(
                 "param_grid must be a dict of parameter name -> list of values, or a "
-                f"non-empty list of such dicts, got {param_grid!r}"
+                f"non-empty list of such dicts, got {show_value(param_grid)}"
             )
         self.grids: list[dict[str, list[Any]]] = []
         for grid in grids:
             if not isinstance(grid, Mapping):
-                raise TypeError(f"each parameter grid must be a dict, got {grid!r}")
+                raise InvalidParameterError(
+                    f"param_grid: each parameter grid must be a dict, got {show_value(grid)}"
+                )
             checked: dict[str, list[Any]] = {}
             for name, values in grid.items():
                 if not isinstance(name, str):
-                    raise TypeError(f"parameter names must be strings, got {name!r}")
+                    raise InvalidParameterError(
+                        f"param_grid: parameter names must be strings, got {show_value(name)}"
+                    )
                 if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Iterable):
-                    raise TypeError(
-                        f"values of parameter {name!r} must be a list, got {values!r}; "
-                        f"write {name!r}: [{values!r}] for a single value"
+                    raise InvalidParameterError(
+                        f"param_grid: values of parameter {name!r} must be a list, got "
+                        f"{show_value(values)}; write {name!r}: [{values!r}] for a single value"
                     )
                 listed = list(values)
                 if not listed:
-                    raise ValueError(f"parameter {name!r} has no values to try")
+                    raise InvalidParameterError(
+                        f"param_grid: parameter {name!r} has no values to try"
+                    )
                 checked[name] = listed
             self.grids.append(checked)
 
@@ -202,8 +219,10 @@ def cross_validate(
         ``test_time`` (seconds).
     """
     _check_ratings(ratings)
-    metrics = list(metrics)
     parse_metrics(metrics)
+    metrics = list(metrics)
+    threshold = check_float("threshold", threshold)
+    progress = check_bool("progress", progress)
     splits = list(_splitter(cv, random_state).split_indices(len(ratings)))
     jobs = _n_jobs(n_jobs, len(splits))
     tasks = [(_fold_clone(model, jobs), ratings, tr, te, metrics, threshold) for tr, te in splits]
@@ -299,17 +318,26 @@ class GridSearch:
     def fit(self, ratings: Ratings) -> GridSearch:
         """Score every combination on every fold, pick the best, refit it; returns ``self``."""
         _check_ratings(ratings)
+        if not isinstance(self.metric, str):
+            raise InvalidParameterError(
+                f"metric must be the name of one metric, e.g. 'rmse', got {show_value(self.metric)}"
+            )
+        parse_metrics([self.metric], option="metric")
+        if self.metrics is not None:
+            parse_metrics(self.metrics)
         metrics = list(self.metrics or ("rmse", "mae"))
         if self.metric not in metrics:
             metrics.insert(0, self.metric)
-        parse_metrics(metrics)
+        threshold = check_float("threshold", self.threshold)
+        refit = check_bool("refit", self.refit)
+        progress = check_bool("progress", self.progress)
         candidates = list(ParameterGrid(self.param_grid))
         valid = set(self.model.get_params())
         for params in candidates:
             unknown = sorted(set(params) - valid)
             if unknown:
-                raise ValueError(
-                    f"unknown parameter(s) {unknown} for {type(self.model).__name__}; "
+                raise InvalidParameterError(
+                    f"param_grid: unknown parameter(s) {unknown} for {type(self.model).__name__}; "
                     f"valid parameters: {', '.join(sorted(valid))}"
                 )
         # One fixed seed so that every combination is scored on the same folds.
@@ -319,11 +347,11 @@ class GridSearch:
         splits = list(_splitter(self.cv, state).split_indices(len(ratings)))
         jobs = _n_jobs(self.n_jobs, len(candidates) * len(splits))
         tasks = [
-            (_fold_clone(self.model, jobs, p), ratings, tr, te, metrics, self.threshold)
+            (_fold_clone(self.model, jobs, p), ratings, tr, te, metrics, threshold)
             for p in candidates
             for tr, te in splits
         ]
-        rows = _run(tasks, jobs, "grid search" if self.progress else None)
+        rows = _run(tasks, jobs, "grid search" if progress else None)
         n_folds = len(splits)
         folds = _fold_frame(rows, metrics).with_columns(
             pl.Series("candidate", [c for c in range(len(candidates)) for _ in splits]),
@@ -335,7 +363,7 @@ class GridSearch:
         self.best_index_ = best
         self.best_params_ = dict(candidates[best])
         self.best_score_ = float(self.cv_results_[f"mean_{self.metric}"][best])
-        if self.refit:
+        if refit:
             self.best_estimator_ = clone(self.model).set_params(**self.best_params_)
             self.best_estimator_.fit(ratings)
         return self
@@ -351,11 +379,14 @@ def _check_ratings(ratings: Any) -> None:
 
 
 def _splitter(cv: Any, random_state: Any) -> Splitter:
-    if isinstance(cv, numbers.Integral) and not isinstance(cv, bool):
-        return KFold(int(cv), shuffle=True, random_state=random_state)
+    if is_integer(cv):
+        return KFold(check_int("cv", cv, minimum=2), shuffle=True, random_state=random_state)
     if hasattr(cv, "split_indices"):
         return cv  # type: ignore[no-any-return]
-    raise TypeError(f"cv must be a number of folds or a KFold, got {cv!r}")
+    raise InvalidParameterError(
+        "cv must be a number of folds (an integer >= 2) or a splitter such as KFold, got "
+        f"{show_value(cv)}"
+    )
 
 
 def available_cores() -> int:
@@ -372,9 +403,11 @@ def available_cores() -> int:
 def _n_jobs(n_jobs: int | None, n_tasks: int) -> int:
     if n_jobs is None:
         return 1
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0:
-        raise ValueError(f"n_jobs must be None, -1 or a positive integer, got {n_jobs!r}")
-    jobs = available_cores() if n_jobs < 0 else int(n_jobs)
+    if not is_integer(n_jobs) or not (int(n_jobs) == -1 or int(n_jobs) >= 1):
+        raise InvalidParameterError(
+            f"n_jobs must be None, -1 or a positive integer, got {show_value(n_jobs)}"
+        )
+    jobs = available_cores() if n_jobs == -1 else int(n_jobs)
     return max(1, min(jobs, n_tasks))
 
 

@@ -24,7 +24,9 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from funkrs._checks import check_choice, check_float, check_int
 from funkrs._ratings import Ratings
+from funkrs.exceptions import InvalidParameterError, NonFiniteError, ShapeError
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -113,9 +115,11 @@ def spectrum(source: Any) -> np.ndarray:
         return np.sort(np.abs(arr))[::-1]
     if arr.ndim == 2:
         if not np.isfinite(arr).all():
-            raise ValueError("the matrix has NaN or infinite entries; fill them first")
+            raise NonFiniteError("the matrix has NaN or infinite entries; fill them first")
         return np.linalg.svd(arr, compute_uv=False)
-    raise ValueError(f"expected a model, Ratings, singular values or a matrix, got {arr.shape}")
+    raise ShapeError(
+        f"expected a model, Ratings, singular values or a matrix, got an array of shape {arr.shape}"
+    )
 
 
 def singular_values(source: Any, energy: float = 0.9) -> Figure:
@@ -133,11 +137,10 @@ def singular_values(source: Any, energy: float = 0.9) -> Figure:
     -------
     matplotlib.figure.Figure
     """
+    energy = check_float("energy", energy, minimum=0, maximum=1, exclusive_minimum=True)
     s = spectrum(source)
     if s.size == 0 or not np.any(s > 0):
         raise ValueError("the spectrum is empty or zero")
-    if not 0 < energy <= 1:
-        raise ValueError(f"energy must be in (0, 1], got {energy!r}")
     cum = np.cumsum(s**2) / np.sum(s**2)
     keep = int(np.searchsorted(cum, energy - 1e-12) + 1)
     idx = np.arange(1, s.size + 1)
@@ -200,16 +203,16 @@ def latent_map(
     -------
     matplotlib.figure.Figure
     """
-    if kind not in ("items", "users"):
-        raise ValueError(f"kind must be 'items' or 'users', got {kind!r}")
-    if dims not in (2, 3):
-        raise ValueError(f"dims must be 2 or 3, got {dims!r}")
+    check_choice("kind", kind, ("items", "users"))
+    dims = check_int("dims", dims, minimum=2, maximum=3)
     if not hasattr(model, "item_factors_"):
         raise ValueError("latent_map needs a fitted model (call fit first)")
     vectors = np.asarray(model.item_factors_ if kind == "items" else model.user_factors_)
     vocab = model.items_ if kind == "items" else model.users_
     if vectors.shape[1] < dims:
-        raise ValueError(f"the model has {vectors.shape[1]} factors; dims={dims} needs more")
+        raise InvalidParameterError(
+            f"dims={dims} needs at least {dims} factors; the model has {vectors.shape[1]}"
+        )
     chosen = _chosen(model, kind, vocab, n, ids)
     centred = vectors - vectors.mean(axis=0)
     _, s, vt = np.linalg.svd(centred, full_matrices=False)
@@ -217,7 +220,10 @@ def latent_map(
     raw = vocab.ids(chosen)
     if isinstance(labels, pl.DataFrame):
         if labels.width < 2:
-            raise ValueError("a labels frame needs an id column followed by a label column")
+            raise InvalidParameterError(
+                "labels: a frame needs an id column followed by a label column, got "
+                f"{labels.width} column(s)"
+            )
         labels = dict(zip(labels[:, 0].to_list(), labels[:, 1].to_list(), strict=True))
     text = [_label(labels, r) for r in raw.tolist()]
     fig = _figure(figsize=(7, 6), layout="constrained")
@@ -248,8 +254,7 @@ def latent_map(
 def _chosen(model: Any, kind: str, vocab: Any, n: int, ids: npt.ArrayLike | None) -> np.ndarray:
     if ids is not None:
         return np.asarray(vocab.numbers(np.atleast_1d(np.asarray(ids)), missing="error"))
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    n = check_int("n", n, minimum=1)
     indptr = getattr(model, "_seen_indptr", None)
     counts: np.ndarray
     if indptr is None:
@@ -258,7 +263,7 @@ def _chosen(model: Any, kind: str, vocab: Any, n: int, ids: npt.ArrayLike | None
         counts = np.bincount(model._seen_indices, minlength=len(vocab))
     else:
         counts = np.diff(np.asarray(indptr, dtype=np.int64))
-    return np.sort(np.argsort(-counts, kind="stable")[: int(n)])
+    return np.sort(np.argsort(-counts, kind="stable")[:n])
 
 
 def _label(labels: Mapping[Any, str] | Callable[[Any], str] | None, raw: Any) -> str:
@@ -297,9 +302,15 @@ def grid_search_curve(
     col = f"param_{param}"
     searched = [c.removeprefix("param_") for c in res.columns if c.startswith("param_")]
     if col not in res.columns:
-        raise ValueError(f"{param!r} was not searched; searched parameters: {searched}")
+        raise InvalidParameterError(
+            f"param={param!r} was not searched; searched parameters: {searched}"
+        )
     if f"mean_{metric}" not in res.columns:
-        raise ValueError(f"metric {metric!r} was not computed by this search")
+        computed = [c.removeprefix("mean_") for c in res.columns if c.startswith("mean_")]
+        computed = [c for c in computed if c not in ("fit_time", "test_time")]
+        raise InvalidParameterError(
+            f"metric={metric!r} was not computed by this search; computed metrics: {computed}"
+        )
     others = [c for c in res.columns if c.startswith("param_") and c != col]
     fig = _figure(figsize=(6.4, 4.2), layout="constrained")
     ax = fig.add_subplot()

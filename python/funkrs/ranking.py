@@ -25,7 +25,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from funkrs._checks import check_bool, check_float, check_int
 from funkrs._ratings import Ratings
+from funkrs.exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
     from funkrs.model import MatrixFactorization
@@ -78,16 +80,18 @@ def ranking_metrics(
     """
     if not isinstance(test, Ratings):
         raise TypeError(f"expected funkrs.Ratings as test data, got {type(test).__name__}")
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    k = check_int("k", k, minimum=1)
+    if isinstance(metrics, (str, bytes)):
+        raise InvalidParameterError(
+            f"metrics must be a list of ranking metric names, got the string {metrics!r}"
+        )
     bad = [m for m in metrics if m not in RANKING_METRICS]
     if bad:
-        raise ValueError(
-            f"unknown ranking metric(s) {bad}; available: {', '.join(RANKING_METRICS)}"
+        raise InvalidParameterError(
+            f"metrics: unknown ranking metric(s) {bad}; available: {', '.join(RANKING_METRICS)}"
         )
-    if not math.isfinite(threshold):
-        raise ValueError(f"threshold must be a finite number, got {threshold!r}")
-    k = int(k)
+    threshold = check_float("threshold", threshold)
+    exclude_seen = check_bool("exclude_seen", exclude_seen)
     n_items = model.n_items_
     u = model.users_.numbers(test.raw_users(), missing="negative")
     i = model.items_.numbers(test.raw_items(), missing="negative")
