@@ -8,6 +8,7 @@ import pytest
 
 import funkrs
 from funkrs import solvers
+from funkrs.exceptions import InvalidParameterError
 from funkrs.testing import SolverContract
 
 
@@ -61,10 +62,10 @@ def test_register_get_and_available() -> None:
 
 
 def test_duplicate_names_are_rejected_unless_overwritten() -> None:
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(InvalidParameterError, match="already registered"):
         solvers.register("funk-sgd")(MeanSolver)
     solvers.register("dup")(MeanSolver)
-    with pytest.raises(ValueError, match="already registered"):
+    with pytest.raises(InvalidParameterError, match="already registered"):
         solvers.register("dup")(MeanSolver)
     with pytest.warns(UserWarning, match="replacing"):
         solvers.register("dup", overwrite=True)(MeanSolver)
@@ -74,8 +75,34 @@ def test_a_class_without_fit_is_rejected() -> None:
     class NoFit:
         pass
 
-    with pytest.raises(ValueError, match="no fit"):
+    with pytest.raises(InvalidParameterError, match="no fit"):
         solvers.register("nofit")(NoFit)
+
+
+def test_register_checks_its_arguments() -> None:
+    with pytest.raises(InvalidParameterError, match="overwrite must be True or False, got 'yes'"):
+        solvers.register("dup2", overwrite="yes")  # type: ignore[arg-type]
+
+    class Nameless:
+        def fit(self) -> None: ...
+
+    with pytest.raises(InvalidParameterError, match=r"needs a name.*got name=None"):
+        solvers.register()(Nameless)
+    assert "dup2" not in solvers.available()
+
+
+def test_factors_of_the_wrong_shape_or_non_finite_are_rejected() -> None:
+    from funkrs.exceptions import NonFiniteError, ShapeError
+
+    good = solvers.Factors(np.zeros((3, 2)), np.zeros((4, 2)), np.zeros(3), np.zeros(4), 3.0)
+    assert good.validate(3, 4, 2).user_factors.dtype == np.float32
+    with pytest.raises(ShapeError, match=r"user_factors of shape \(3, 2\), expected \(5, 2\)"):
+        good.validate(5, 4)
+    with pytest.raises(ShapeError, match="2 factors, expected 3"):
+        good.validate(3, 4, 3)
+    bad = solvers.Factors(np.zeros((3, 2)), np.full((4, 2), np.nan), np.zeros(3), np.zeros(4), 3.0)
+    with pytest.raises(NonFiniteError, match="item_factors"):
+        bad.validate(3, 4)
 
 
 def test_unknown_name_lists_the_available_solvers() -> None:

@@ -208,7 +208,7 @@ def register(name: str | None = None, *, overwrite: bool = False) -> Callable[[S
     ------
     funkrs.exceptions.InvalidParameterError
         The name is missing or taken (and ``overwrite`` is False), or the class has no
-        ``fit`` method. It is a ``ValueError``.
+        ``fit`` method.
     """
     replace = check_bool("overwrite", overwrite)
 
