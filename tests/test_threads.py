@@ -44,7 +44,7 @@ def _worker_masks() -> dict[str, str]:
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
 def test_worker_placement_never_leaves_a_worker_pinned(small: funkrs.Ratings) -> None:
-    """Workers are pinned to one CPU only until they wake up (see ``Pool::spread``)."""
+    """By default no worker is ever pinned: the pool keeps the caller's CPU set."""
     allowed = sorted(os.sched_getaffinity(0))
     for threads in {2, len(allowed)}:
         funkrs.MatrixFactorization(n_factors=4, n_epochs=3, n_threads=threads).fit(small)
@@ -68,8 +68,10 @@ def _cpus(mask: str) -> list[int]:
     return out
 
 
-def test_spread_workers_off_gives_the_same_model(small: funkrs.Ratings, tmp_path: Path) -> None:
-    """``FUNKRS_SPREAD_WORKERS=0`` only changes where threads run, never the model."""
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_spread_workers_on_gives_the_same_model(small: funkrs.Ratings, tmp_path: Path) -> None:
+    """The opt-in ``FUNKRS_SPREAD_WORKERS=1`` only changes where threads run, never the model,
+    and leaves no worker pinned once they have woken up (see ``Pool::spread``)."""
     data = tmp_path / "small.npz"
     np.savez(data, u=small.raw_users(), i=small.raw_items(), r=small.values)
     script = (
@@ -78,9 +80,30 @@ def test_spread_workers_off_gives_the_same_model(small: funkrs.Ratings, tmp_path
         "r = funkrs.Ratings.from_arrays(d['u'], d['i'], d['r'])\n"
         "m = funkrs.MatrixFactorization(n_factors=4, n_epochs=5, n_threads=2, random_state=3)\n"
         "np.save(sys.argv[2], m.fit(r).item_factors_)\n"
+        "import os, time, pathlib\n"
+        "allowed = sorted(os.sched_getaffinity(0))\n"
+        "def cpus(mask):\n"
+        "    out = []\n"
+        "    for part in mask.split(','):\n"
+        "        lo, _, hi = part.partition('-')\n"
+        "        out += range(int(lo), int(hi or lo) + 1)\n"
+        "    return out\n"
+        "deadline = time.monotonic() + 5.0\n"
+        "while True:\n"
+        "    pinned = []\n"
+        "    for task in pathlib.Path('/proc/self/task').iterdir():\n"
+        "        if (task / 'comm').read_text().startswith('funkrs-'):\n"
+        "            line = [x for x in (task / 'status').read_text().splitlines()\n"
+        "                    if x.startswith('Cpus_allowed_list')][0]\n"
+        "            if cpus(line.split()[1]) != allowed:\n"
+        "                pinned.append(line)\n"
+        "    if not pinned or time.monotonic() > deadline:\n"
+        "        break\n"
+        "    time.sleep(0.01)\n"
+        "assert not pinned, pinned\n"
     )
     out = tmp_path / "q.npy"
-    env = dict(os.environ, FUNKRS_SPREAD_WORKERS="0")
+    env = dict(os.environ, FUNKRS_SPREAD_WORKERS="1")
     subprocess.run([sys.executable, "-c", script, str(data), str(out)], env=env, check=True)
     ref = funkrs.Ratings.from_arrays(small.raw_users(), small.raw_items(), small.values)
     model = funkrs.MatrixFactorization(n_factors=4, n_epochs=5, n_threads=2, random_state=3)

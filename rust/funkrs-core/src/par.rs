@@ -2,8 +2,12 @@
 //!
 //! Kernels never build or use rayon's global pool implicitly: they take a [`Par`] and run
 //! their parallel sections through [`Par::install`]. `Par::Seq` runs everything on the
-//! calling thread. Pools come from [`build_pool`]; [`Pool::install`] puts the workers on
-//! separate CPUs before each parallel section it starts from outside the pool.
+//! calling thread. Pools come from [`build_pool`]. A pool leaves the placement of its workers
+//! to the scheduler; with [`Pool::spreading`] turned on, [`Pool::install`] first puts them on
+//! separate CPUs before each parallel section it starts from outside the pool. That is
+//! opt-in: it changes thread affinities, which a library should not do to its caller's
+//! threads unasked (inside a Spark executor, a cgroup-limited container or next to another
+//! process pinned to the same CPUs), for a gain measured on one 2-vCPU machine shape.
 
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -128,7 +132,7 @@ pub fn build_pool(n_threads: usize) -> Result<Pool, crate::FunkError> {
     Ok(Pool {
         rayon: built,
         tids,
-        spread: true,
+        spread: false,
         born: Instant::now(),
         last_end: AtomicU64::new(0),
         #[cfg(test)]
@@ -137,16 +141,16 @@ pub fn build_pool(n_threads: usize) -> Result<Pool, crate::FunkError> {
 }
 
 impl Pool {
-    /// The same pool, with [`Pool::install`] spreading the workers (the default) or leaving
-    /// their placement to the scheduler.
+    /// The same pool, with [`Pool::install`] spreading the workers (opt-in) or leaving their
+    /// placement to the scheduler (the default).
     #[must_use]
     pub fn spreading(self, on: bool) -> Self {
         Pool { spread: on, ..self }
     }
 
-    /// Runs `f` inside the pool, as [`ThreadPool::install`]; called from outside the pool
-    /// when the workers may have fallen asleep (the pool has been idle for 10 µs or more,
-    /// `SLEEP_AFTER`), it first puts them on separate CPUs ([`Pool::spread`]).
+    /// Runs `f` inside the pool, as [`ThreadPool::install`]; on a spreading pool, called from
+    /// outside the pool when the workers may have fallen asleep (the pool has been idle for
+    /// 10 µs or more, `SLEEP_AFTER`), it first puts them on separate CPUs ([`Pool::spread`]).
     ///
     /// Any section, not only the first of a call: a fit's setup runs several sections with
     /// sequential work between them, long enough for the workers to fall asleep. Spread once
@@ -307,13 +311,12 @@ mod tests {
     /// pinning never outlasts the worker's wake-up), whether or not the pool fills the
     /// machine, also when it is called twice in a row.
     #[test]
+    #[cfg(target_os = "linux")]
     fn spread_never_leaves_a_worker_pinned() {
-        let Some(allowed) = affinity::current() else {
-            return; // not Linux: nothing to check
-        };
+        let allowed = affinity::current().expect("sched_getaffinity works on Linux");
         let n_cpus = affinity::cpus(&allowed).len();
         for n in [1, n_cpus, n_cpus + 1] {
-            let pool = build_pool(n).unwrap();
+            let pool = build_pool(n).unwrap().spreading(true);
             // Workers record their ids as they start; wait until all have.
             pool.broadcast(|_| ());
             assert!(pool
@@ -337,19 +340,32 @@ mod tests {
     /// may have fallen asleep spreads them (not only the first of a call), sections started
     /// from inside the pool do not, nor do any once spreading is off; and no worker stays
     /// pinned after a section.
+    /// Spreading happens only when asked for, and only where there is more than one CPU to
+    /// spread over: with one CPU, a spreading pool pins nothing.
     #[test]
+    #[cfg(target_os = "linux")]
     fn install_spreads_before_every_section_from_outside() {
-        let Some(allowed) = affinity::current() else {
-            return;
-        };
+        let allowed = affinity::current().expect("sched_getaffinity works on Linux");
         let n_cpus = affinity::cpus(&allowed).len();
-        if n_cpus < 2 {
-            return; // nothing to spread over
-        }
-        let pool = build_pool(n_cpus).unwrap();
+        let idle = || std::thread::sleep(super::SLEEP_AFTER * 100);
+        let default = build_pool(n_cpus).unwrap();
+        default.broadcast(|_| ());
+        idle();
+        default.install(|| ());
+        assert_eq!(
+            default.placed.load(super::Ordering::Relaxed),
+            0,
+            "spread by default"
+        );
+        let pool = build_pool(n_cpus).unwrap().spreading(true);
         pool.broadcast(|_| ()); // every worker has recorded its id
         let placed = || pool.placed.load(super::Ordering::Relaxed);
-        let idle = || std::thread::sleep(super::SLEEP_AFTER * 100);
+        if n_cpus < 2 {
+            idle();
+            pool.install(|| ());
+            assert_eq!(placed(), 0, "pinned a worker with one CPU to spread over");
+            return;
+        }
         for round in 1..=3 {
             idle();
             pool.install(|| ());
@@ -362,7 +378,7 @@ mod tests {
         assert!(masks
             .iter()
             .all(|m| m.as_ref() == Some(&affinity::cpus(&allowed))));
-        let off = build_pool(n_cpus).unwrap().spreading(false);
+        let off = build_pool(n_cpus).unwrap().spreading(true).spreading(false);
         off.broadcast(|_| ());
         idle();
         off.install(|| ());
@@ -371,10 +387,9 @@ mod tests {
 
     /// `pin` really restricts a thread, and `restore` undoes it.
     #[test]
+    #[cfg(target_os = "linux")]
     fn pin_and_restore_change_the_calling_threads_mask() {
-        let Some(allowed) = affinity::current() else {
-            return;
-        };
+        let allowed = affinity::current().expect("sched_getaffinity works on Linux");
         let cpu = affinity::cpus(&allowed)[0];
         std::thread::spawn(move || {
             assert!(affinity::pin(affinity::thread_id(), cpu));

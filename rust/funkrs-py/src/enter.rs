@@ -21,10 +21,11 @@ pub fn default_n_threads() -> usize {
 }
 
 /// Whether parallel sections first put the pool's workers on separate CPUs
-/// ([`Pool::spread`]): yes unless `FUNKRS_SPREAD_WORKERS=0` (read when the first pool is built).
+/// ([`Pool::spread`]): only with `FUNKRS_SPREAD_WORKERS=1` (read when the first pool is built).
+/// Off by default: a library does not change its caller's thread affinities unasked.
 fn spread_workers() -> bool {
     static ON: OnceLock<bool> = OnceLock::new();
-    *ON.get_or_init(|| std::env::var("FUNKRS_SPREAD_WORKERS").map_or(true, |v| v.trim() != "0"))
+    *ON.get_or_init(|| std::env::var("FUNKRS_SPREAD_WORKERS").is_ok_and(|v| v.trim() == "1"))
 }
 
 fn pool(n_threads: usize) -> Result<Arc<Pool>, FunkError> {
