@@ -23,7 +23,7 @@ from funkrs._checks import (
     check_random_state,
     show_value,
 )
-from funkrs.exceptions import FunkrsError, InvalidParameterError
+from funkrs.exceptions import FunkrsError, InvalidParameterError, ShapeError
 from funkrs.model_selection import GridSearch, KFold, cross_validate
 from funkrs.ranking import ranking_metrics
 from funkrs.solvers._reference import Baseline
@@ -537,3 +537,26 @@ def test_defaults_come_from_the_core() -> None:
         SGD_DEFAULTS.reg,
         SGD_DEFAULTS.init_std,
     )
+
+
+WRONG_KIND: dict[str, Callable[[Any, Any], Any]] = {
+    "svd-complex": lambda frame, m: funkrs.linalg.svd(np.ones((2, 2), complex)),
+    "svd-strings": lambda frame, m: funkrs.linalg.svd(np.array([["a", "b"]])),
+    "KFold.split": lambda frame, m: next(KFold(2).split(frame)),
+    "evaluate": lambda frame, m: funkrs.evaluate(m, frame),
+    "ranking_metrics": lambda frame, m: ranking_metrics(m, frame),
+}
+
+
+@pytest.mark.parametrize("name", list(WRONG_KIND))
+def test_a_wrong_kind_of_argument_is_a_funkrs_error_and_still_a_type_error(
+    name: str, ratings: funkrs.Ratings, fitted: Any
+) -> None:
+    with pytest.raises(InvalidParameterError) as info:
+        WRONG_KIND[name](ratings.to_frame(), fitted)
+    assert isinstance(info.value, TypeError)
+
+
+def test_a_vector_is_not_a_matrix() -> None:
+    with pytest.raises(ShapeError, match="2-D"):
+        funkrs.linalg.svd(np.ones(3))

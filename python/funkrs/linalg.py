@@ -9,7 +9,7 @@ import numpy.typing as npt
 
 from funkrs import _funkrs
 from funkrs._checks import check_choice, check_int, show_value
-from funkrs.exceptions import InvalidParameterError
+from funkrs.exceptions import InvalidParameterError, ShapeError
 
 __all__ = ["svd"]
 
@@ -62,12 +62,12 @@ def svd(
     Raises
     ------
     funkrs.exceptions.InvalidParameterError
-        ``k`` is not an integer in range, ``method`` is unknown or ``n_threads`` is not a
-        positive integer.
-    ValueError
-        ``A`` is not 2-D or has a NaN or infinite entry (the message names it).
-    TypeError
-        ``A`` is complex or not numeric.
+        ``k`` is not an integer in range, ``method`` is unknown, ``n_threads`` is not a
+        positive integer, or ``A`` is complex or not numeric (it is also a ``TypeError``).
+    funkrs.exceptions.ShapeError
+        ``A`` is not 2-D.
+    funkrs.exceptions.NonFiniteError
+        ``A`` has a NaN or infinite entry (the message names it).
 
     Examples
     --------
@@ -95,11 +95,11 @@ def svd(
 def _as_float64_matrix(A: npt.ArrayLike) -> np.ndarray:
     a = np.asarray(A)
     if a.ndim != 2:
-        raise ValueError(f"A must be a 2-D matrix, got an array of shape {a.shape}")
+        raise ShapeError(f"A must be a 2-D matrix, got an array of shape {a.shape}")
     if np.iscomplexobj(a):
-        raise TypeError("A must be real; complex matrices are not supported")
+        raise InvalidParameterError("A must be real; complex matrices are not supported")
     if a.dtype.kind not in "biuf":
-        raise TypeError(f"A must be numeric, got dtype {a.dtype}")
+        raise InvalidParameterError(f"A must be numeric, got dtype {a.dtype}")
     if a.dtype != np.float64:
         a = a.astype(np.float64)
     if a.strides[0] % a.itemsize or a.strides[1] % a.itemsize:

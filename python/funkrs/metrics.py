@@ -110,7 +110,9 @@ def evaluate(
         Metric name to value in the order asked, e.g. ``{"rmse": 0.87, "mae": 0.67}``.
     """
     if not isinstance(test, Ratings):
-        raise TypeError(f"evaluate expects funkrs.Ratings as test data, got {type(test).__name__}")
+        raise InvalidParameterError(
+            f"evaluate expects funkrs.Ratings as test data, got {type(test).__name__}"
+        )
     parsed = parse_metrics(metrics)
     scores: dict[str, float] = {}
     accuracy = [name for name, k in parsed if k is None]

@@ -375,7 +375,7 @@ Task = tuple[Any, Ratings, np.ndarray, np.ndarray, list[str], float]
 
 def _check_ratings(ratings: Any) -> None:
     if not isinstance(ratings, Ratings):
-        raise TypeError(f"expected funkrs.Ratings, got {type(ratings).__name__}")
+        raise InvalidParameterError(f"expected funkrs.Ratings, got {type(ratings).__name__}")
 
 
 def _splitter(cv: Any, random_state: Any) -> Splitter:

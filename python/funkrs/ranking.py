@@ -79,7 +79,9 @@ def ranking_metrics(
     ['ndcg@5', 'precision@5']
     """
     if not isinstance(test, Ratings):
-        raise TypeError(f"expected funkrs.Ratings as test data, got {type(test).__name__}")
+        raise InvalidParameterError(
+            f"expected funkrs.Ratings as test data, got {type(test).__name__}"
+        )
     k = check_int("k", k, minimum=1)
     if isinstance(metrics, (str, bytes)):
         raise InvalidParameterError(
