@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -7,7 +8,15 @@ import polars as pl
 import pytest
 
 import funkrs
-from funkrs.exceptions import ConvergenceError, NotFittedError, RatingsError, UnknownIdError
+from funkrs._funkrs import SGD_DEFAULTS
+from funkrs.exceptions import (
+    ConvergenceError,
+    InvalidParameterError,
+    NotFittedError,
+    RatingsError,
+    ShapeError,
+    UnknownIdError,
+)
 
 
 def test_fit_returns_self_and_sets_fitted_attributes(small: funkrs.Ratings) -> None:
@@ -155,15 +164,75 @@ def test_not_fitted_and_bad_parameters(small: funkrs.Ratings) -> None:
         ({"n_threads": 0}, "n_threads"),
         ({"unknown": "zero"}, "unknown"),
         ({"random_state": "x"}, "random_state"),
+        ({"popularity_weight": "Auto"}, "popularity_weight must be 'auto' or"),
+        ({"solver_options": ["n_blocks"]}, "solver_options must be a mapping"),
+        ({"solver_options": {"n_blocks": 0}}, "solver_options for solver 'funk-sgd': n_blocks"),
     ]:
-        with pytest.raises(ValueError, match=match):
+        with pytest.raises(InvalidParameterError, match=match):
             funkrs.MatrixFactorization(n_epochs=1, **kwargs).fit(small)
     with pytest.raises(TypeError, match=r"solver_options for solver 'funk-sgd'.*nope"):
         funkrs.MatrixFactorization(solver_options={"nope": 1}).fit(small)
     with pytest.raises(funkrs.exceptions.SolverNotFoundError, match="funk-sgd"):
         funkrs.MatrixFactorization(solver="no-such-solver").fit(small)
+    frame = small.to_frame()
+    with pytest.raises(InvalidParameterError, match=r"fit: ratings .* got polars\.DataFrame"):
+        funkrs.MatrixFactorization().fit(frame)  # type: ignore[arg-type]
     with pytest.raises(TypeError, match=r"Ratings\.from_frame"):
-        funkrs.MatrixFactorization().fit(small.to_frame())  # type: ignore[arg-type]
+        funkrs.MatrixFactorization().fit(frame)  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match=r"fit: validation .* got polars\.DataFrame"):
+        funkrs.MatrixFactorization().fit(small, validation=frame)  # type: ignore[arg-type]
+
+
+def test_numpy_scalars_are_accepted_as_options(small: funkrs.Ratings) -> None:
+    model = funkrs.MatrixFactorization(
+        n_factors=np.int64(3),
+        n_epochs=np.uint8(2),
+        lr=np.float32(0.02),
+        reg=np.int32(0),
+        biased=np.bool_(True),
+        n_threads=np.int16(1),
+        random_state=np.uint64(5),
+        popularity_weight=np.float64(1.0),
+    ).fit(small)
+    assert model.user_factors_.shape == (small.n_users, 3)
+    assert model.n_iter_ == 2
+    plain = funkrs.MatrixFactorization(
+        n_factors=3, n_epochs=2, lr=float(np.float32(0.02)), reg=0, n_threads=1, random_state=5
+    ).fit(small)
+    np.testing.assert_array_equal(model.user_factors_, plain.user_factors_)
+
+
+def test_predict_checks_its_overrides(fitted: funkrs.MatrixFactorization) -> None:
+    user, item = fitted.users_.ids_array[0], fitted.items_.ids_array[0]
+    with pytest.raises(InvalidParameterError, match="unknown must be one of 'baseline', 'nan'"):
+        fitted.predict([user], [item], unknown="zero")  # type: ignore[arg-type]
+    with pytest.raises(InvalidParameterError, match="clip must be True or False, got 1"):
+        fitted.predict([user], [item], clip=1)  # type: ignore[arg-type]
+    with pytest.raises(ShapeError, match=r"equally long, got shapes \(2,\) and \(1,\)"):
+        fitted.predict([user, user], [item])
+
+
+def test_defaults_are_the_cores() -> None:
+    params = funkrs.MatrixFactorization().get_params()
+    core = {name: getattr(SGD_DEFAULTS, name) for name in ("n_factors", "n_epochs", "lr", "reg")}
+    core["init_std"] = SGD_DEFAULTS.init_std
+    for name, value in core.items():
+        assert params[name] == value, name
+        assert type(params[name]) is type(value), name
+    # The plain values, not a wrapper object: repr hides them and get_params shows them.
+    assert (params["lr"], params["reg"], params["init_std"]) == (0.025, 0.035, 0.005)
+    assert (params["n_factors"], params["n_epochs"]) == (100, 20)
+    assert repr(funkrs.MatrixFactorization()) == "MatrixFactorization()"
+    assert repr(funkrs.MatrixFactorization(lr=0.01)) == "MatrixFactorization(lr=0.01)"
+    # The class docstring states the same numbers.
+    doc = " ".join((funkrs.MatrixFactorization.__doc__ or "").split())
+    found = re.search(
+        r"``n_factors=(\d+), n_epochs=(\d+), lr=([\d.]+), reg=([\d.]+), init_std=([\d.]+)``",
+        doc,
+    )
+    assert found is not None
+    stated = [float(v) for v in found.groups()]
+    assert stated == [float(core[n]) for n in ("n_factors", "n_epochs", "lr", "reg", "init_std")]
 
 
 def test_divergence_raises_a_clear_error(small: funkrs.Ratings) -> None:
@@ -232,7 +301,7 @@ def test_recommend_and_similar_items(
         assert sims.columns == ["item", "similar", "score", "rank"]
         assert item not in sims["similar"].to_list()
         assert sims.height == 4
-    with pytest.raises(ValueError, match="metric"):
+    with pytest.raises(InvalidParameterError, match="metric must be one of 'cosine', 'dot'"):
         fitted.similar_items([item], metric="manhattan")  # type: ignore[arg-type]
 
 
@@ -246,8 +315,9 @@ def test_get_set_params_and_clone() -> None:
     assert copy.solver_options is not model.solver_options
     model.set_params(lr=0.01)
     assert model.lr == 0.01
-    with pytest.raises(ValueError, match="invalid parameter 'learning_rate'"):
-        model.set_params(learning_rate=1)
+    with pytest.raises(InvalidParameterError, match="invalid parameter 'learning_rate'"):
+        model.set_params(n_factors=3, learning_rate=1)
+    assert model.n_factors == 7  # nothing is set when a name is wrong
     assert repr(funkrs.MatrixFactorization(n_factors=7)) == "MatrixFactorization(n_factors=7)"
 
 

@@ -12,7 +12,7 @@ import pytest
 import funkrs
 import funkrs.model
 import funkrs.persistence
-from funkrs.exceptions import ModelFileError
+from funkrs.exceptions import InvalidParameterError, ModelFileError
 from funkrs.persistence import FORMAT_VERSION
 
 
@@ -96,8 +96,22 @@ def test_a_failed_save_leaves_nothing_behind(fitted, tmp_path: Path, monkeypatch
 
 def test_unsaveable_params_fail_before_writing(fitted, tmp_path: Path) -> None:
     fitted.solver_options = {"weird": object()}
-    with pytest.raises(ValueError, match="JSON"):
+    with pytest.raises(InvalidParameterError, match=r"parameter solver_options = .* JSON"):
         fitted.save(tmp_path / "m.funkrs")
+    assert not list(tmp_path.iterdir())
+    fitted.solver_options = {"init_mean": float("nan")}
+    with pytest.raises(InvalidParameterError, match=r"parameter solver_options = .*nan.* JSON"):
+        fitted.save(tmp_path / "m.funkrs")
+    assert not list(tmp_path.iterdir())
+
+
+def test_params_set_to_bad_values_after_fit_fail_before_writing(fitted, tmp_path: Path) -> None:
+    for name, value in [("lr", -1.0), ("n_factors", 2.5), ("unknown", "zero"), ("clip", 1)]:
+        model = funkrs._base.clone(fitted)
+        model._state = fitted._state
+        model.set_params(**{name: value})
+        with pytest.raises(InvalidParameterError, match=rf"^{name} must be"):
+            model.save(tmp_path / "m.funkrs")
     assert not list(tmp_path.iterdir())
 
 
@@ -216,6 +230,11 @@ def test_load_rejects_damaged_headers_naming_the_field(saved: Path, tmp_path: Pa
         (lambda m: m["params"].update(unknown="zero"), "unknown must be"),
         (lambda m: m["params"].update(clip="yes"), "clip must be"),
         (lambda m: m["params"].update(n_threads=0), "n_threads"),
+        (lambda m: m["params"].update(lr=-1.0), "params: lr must be a finite number > 0"),
+        (lambda m: m["params"].update(n_factors=2.5), "params: n_factors must be an integer"),
+        (lambda m: m["params"].update(biased="yes"), "params: biased must be True or False"),
+        (lambda m: m["params"].update(popularity_weight="x"), "params: popularity_weight"),
+        (lambda m: m["params"].update(random_state=-3), "params: random_state must be"),
         (lambda m: m["params"].update(learning_rate=1.0), "params do not fit"),
         (lambda m: m.update(params=[1, 2]), "params must be a JSON object"),
         (lambda m: m.pop("global_mean"), r"lacks the fields \['global_mean'\]"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import polars as pl
 import pytest
 
 import funkrs
-from funkrs.exceptions import RatingsError, UnknownIdError
+from funkrs.exceptions import InvalidParameterError, RatingsError, UnknownIdError
 
 
 @pytest.fixture(scope="module")
@@ -66,8 +67,83 @@ def test_edge_cases_of_recommend(trained) -> None:
     only_seen = model.recommend(users=[user], items=sorted(seen), n=5)
     assert only_seen.height == 0
     assert model.recommend(users=[user], n=0).height == 0
-    with pytest.raises(ValueError, match="n must be"):
+    with pytest.raises(InvalidParameterError, match=r"n must be a non-negative integer, got -1"):
         model.recommend(n=-1)
+
+
+def test_n_beyond_the_items_returns_every_candidate(trained) -> None:
+    model, data = trained
+    users = data.raw_users()[:3]
+    every = model.recommend(users=users, n=data.n_items)
+    # A list never holds more than the items there are, however large n is.
+    for n in (data.n_items + 1, 10**12, 2**63, 2**70, np.uint64(2**64 - 1)):
+        assert model.recommend(users=users, n=n).equals(every)
+    few = model.recommend(users=users, items=data.raw_items()[:4], n=10**15, exclude_seen=False)
+    assert few.height == 3 * len(set(data.raw_items()[:4].tolist()))
+    item = data.raw_items()[0]
+    sims = model.similar_items([item], n=10**15)
+    assert sims.height == data.n_items - 1
+    assert sims.equals(model.similar_items([item], n=data.n_items - 1))
+    assert model.similar_users([users[0]], n=2**70).height == data.n_users - 1
+
+
+def test_scoring_options_are_checked(trained, tmp_path: Path) -> None:
+    model, data = trained
+    user, item = data.raw_users()[0], data.raw_items()[0]
+    ok = model.recommend(users=[user], n=np.int64(3))
+    assert ok.height == 3
+    cases = [
+        (lambda: model.recommend(users=[user], n=True), r"n must be .* got True \(bool\)"),
+        (lambda: model.recommend(users=[user], n=2.0), r"n must be .* got 2\.0 \(float\)"),
+        (lambda: model.recommend(users=[user], exclude_seen="no"), "exclude_seen must be True"),
+        (lambda: model.similar_items([item], n="3"), "n must be a non-negative integer"),
+        (lambda: model.similar_items([item], metric="Cosine"), "metric must be one of"),
+        (lambda: model.similar_users([user], metric=None), "metric must be one of"),
+        (
+            lambda: model.recommend_to_parquet(tmp_path / "r.parquet", batch_size=0),
+            r"batch_size must be a positive integer, got 0 \(int\)",
+        ),
+        (
+            lambda: model.recommend_to_parquet(tmp_path / "r.parquet", batch_size=1.5),
+            "batch_size must be a positive integer",
+        ),
+        (
+            lambda: model.recommend_to_parquet(tmp_path / "r.parquet", progress="yes"),
+            "progress must be True or False",
+        ),
+    ]
+    for call, match in cases:
+        with pytest.raises(InvalidParameterError, match=match):
+            call()
+    assert list(tmp_path.iterdir()) == []
+    rows = model.recommend_to_parquet(tmp_path / "r.parquet", n=2, batch_size=np.int32(50))
+    assert rows == 2 * data.n_users
+
+
+def test_fold_in_arguments_are_checked(trained) -> None:
+    model, data = trained
+    model = _copy(model)
+    before = model._state
+    frame = data.to_frame()
+    for method in ("fold_in", "fold_in_factors"):
+        call = getattr(model, method)
+        with pytest.raises(InvalidParameterError, match=rf"{method}: ratings must be funkrs"):
+            call(frame)
+        with pytest.raises(TypeError, match=r"got polars\.DataFrame"):
+            call(frame)
+    new = funkrs.Ratings.from_arrays([10**9] * 2, model.items_.ids_array[:2], [4.0, 3.0])
+    for reg, shown in [(0, "0 (int)"), (-1.0, "-1.0 (float)"), (float("nan"), "nan (float)")]:
+        for method in ("fold_in", "fold_in_factors"):
+            message = f"reg must be a finite number > 0, got {shown}"
+            with pytest.raises(InvalidParameterError, match=re.escape(message)):
+                getattr(model, method)(new, reg=reg)
+    model.reg = "strong"
+    with pytest.raises(InvalidParameterError, match="reg must be a finite number > 0"):
+        model.fold_in(new)
+    assert model._state is before
+    ids, p, _ = model.fold_in_factors(new, reg=np.float32(0.1))
+    assert ids.tolist() == [10**9]
+    assert np.isfinite(p).all()
 
 
 def test_similar_users(trained) -> None:

@@ -6,6 +6,8 @@ import copy
 import inspect
 from typing import Any, TypeVar
 
+from funkrs.exceptions import InvalidParameterError
+
 __all__ = ["BaseEstimator", "clone"]
 
 E = TypeVar("E", bound="BaseEstimator")
@@ -33,14 +35,22 @@ class BaseEstimator:
         return {name: getattr(self, name) for name in self._param_names()}
 
     def set_params(self: E, **params: Any) -> E:
-        """Set constructor parameters; unknown names raise ``ValueError``."""
+        """Set constructor parameters; values are checked by ``fit``, as in ``__init__``.
+
+        Raises
+        ------
+        funkrs.exceptions.InvalidParameterError
+            A name is not a constructor parameter (nothing is set then). It is a
+            ``ValueError``, as scikit-learn raises.
+        """
         valid = set(self._param_names())
+        unknown = [name for name in params if name not in valid]
+        if unknown:
+            raise InvalidParameterError(
+                f"invalid parameter {unknown[0]!r} for {type(self).__name__}; "
+                f"valid parameters: {', '.join(sorted(valid))}"
+            )
         for name, value in params.items():
-            if name not in valid:
-                raise ValueError(
-                    f"invalid parameter {name!r} for {type(self).__name__}; "
-                    f"valid parameters: {', '.join(sorted(valid))}"
-                )
             setattr(self, name, value)
         return self
 

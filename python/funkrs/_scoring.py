@@ -14,17 +14,36 @@ import numpy.typing as npt
 import polars as pl
 
 from funkrs import _funkrs
+from funkrs._checks import check_bool, check_choice, check_float, check_int
 from funkrs._ratings import Ratings
 from funkrs._state import FittedAttributes, FittedState
 from funkrs._vocab import Vocabulary, show_id
-from funkrs.exceptions import RatingsError, UnknownIdError
+from funkrs.exceptions import InvalidParameterError, RatingsError, UnknownIdError
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-__all__ = ["ScoringMixin"]
+__all__ = ["ScoringMixin", "require_ratings"]
 
 Metric = Literal["cosine", "dot", "euclidean"]
+_METRICS = ("cosine", "dot", "euclidean")
+
+
+def require_ratings(method: str, argument: str, value: object) -> None:
+    """Raise :class:`InvalidParameterError` unless ``value`` is a :class:`~funkrs.Ratings`.
+
+    The message names the method, the argument and the type given, and how to build one.
+    """
+    if isinstance(value, Ratings):
+        return
+    kind = type(value)
+    root = kind.__module__.partition(".")[0]
+    shown = kind.__qualname__ if root == "builtins" else f"{root}.{kind.__qualname__}"
+    raise InvalidParameterError(
+        f"{method}: {argument} must be funkrs.Ratings, got {shown}; build one with "
+        "funkrs.Ratings.from_frame(df, user=..., item=..., rating=...) or "
+        "funkrs.Ratings.from_arrays(users, items, ratings)"
+    )
 
 
 class ScoringMixin(FittedAttributes):
@@ -77,9 +96,16 @@ class ScoringMixin(FittedAttributes):
         UnknownIdError
             A user or candidate item is unknown. Unknown users get no popularity fallback:
             fold them in first (:meth:`fold_in`).
+        InvalidParameterError
+            ``n`` is not an integer >= 0 or ``exclude_seen`` is not a bool.
+        OutOfMemoryError
+            The lists of all the users asked for do not fit in memory (``n`` times the
+            number of users, at most ``n`` = the number of items); ask for fewer users per
+            call or use :meth:`recommend_to_parquet`.
         """
         st = self._fitted()
-        _check_n(n)
+        n = _check_n(n)
+        exclude_seen = check_bool("exclude_seen", exclude_seen)
         uidx = _user_index(st, users)
         cands = _candidates(st, items)
         ids, scores = self._top_n_users(st, uidx, n, exclude_seen, cands)
@@ -122,11 +148,19 @@ class ScoringMixin(FittedAttributes):
         -------
         int
             Number of rows written.
+
+        Raises
+        ------
+        InvalidParameterError
+            ``n``, ``batch_size``, ``exclude_seen`` or ``progress`` is not accepted.
+        FileNotFoundError
+            The directory of ``path`` does not exist.
         """
         st = self._fitted()
-        _check_n(n)
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+        n = _check_n(n)
+        batch_size = check_int("batch_size", batch_size, minimum=1)
+        exclude_seen = check_bool("exclude_seen", exclude_seen)
+        progress = check_bool("progress", progress)
         uidx = _user_index(st, users)
         cands = _candidates(st, items)
         target = Path(path)
@@ -159,6 +193,8 @@ class ScoringMixin(FittedAttributes):
         exclude_seen: bool,
         cands: np.ndarray | None,
     ) -> tuple[np.ndarray, np.ndarray]:
+        # A list is never longer than the items there are: n beyond that asks for nothing.
+        n = min(n, st.n_items if cands is None else len(cands))
         offsets = np.full(len(uidx), st.global_mean if st.biased else 0.0, np.float32)
         if st.biased:
             offsets += st.user_bias[uidx]
@@ -203,6 +239,13 @@ class ScoringMixin(FittedAttributes):
         -------
         polars.DataFrame
             Columns ``item``, ``similar``, ``score``, ``rank``.
+
+        Raises
+        ------
+        UnknownIdError
+            An item is unknown.
+        InvalidParameterError
+            ``n`` is not an integer >= 0 or ``metric`` is not one of the three.
         """
         st = self._fitted()
         idx = st.items.numbers(np.atleast_1d(np.asarray(items)), missing="error", what="item")
@@ -225,7 +268,8 @@ class ScoringMixin(FittedAttributes):
     def _neighbours(
         self, vectors: np.ndarray, idx: np.ndarray, n: int, metric: str
     ) -> tuple[np.ndarray, np.ndarray]:
-        _check_n(n)
+        n = _check_n(n)
+        metric = check_choice("metric", metric, _METRICS)
         q = vectors
         bias = np.zeros(0, np.float32)
         if metric == "cosine":
@@ -233,9 +277,8 @@ class ScoringMixin(FittedAttributes):
             q = np.ascontiguousarray(q / np.maximum(norms, np.finfo(np.float32).tiny))
         elif metric == "euclidean":
             bias = (-0.5 * np.einsum("ij,ij->i", q, q)).astype(np.float32)
-        elif metric != "dot":
-            raise ValueError(f"metric must be 'cosine', 'dot' or 'euclidean', got {metric!r}")
         count = len(q)
+        n = min(n, max(count - 1, 0))  # every other vector at most
         self_csr = (
             np.arange(count + 1, dtype=np.uint64),
             np.arange(count, dtype=np.uint32),
@@ -278,13 +321,13 @@ class ScoringMixin(FittedAttributes):
         RatingsError
             The item ids of ``ratings`` are of the other kind than the model's (strings
             for integer ids or the reverse).
+        InvalidParameterError
+            ``ratings`` is not a :class:`~funkrs.Ratings`, or ``reg`` (given, or the
+            estimator's) is not a finite number > 0.
         """
         st = self._fitted()
-        if not isinstance(ratings, Ratings):
-            raise TypeError(f"fold-in expects funkrs.Ratings, got {type(ratings).__name__}")
-        lam = self.reg if reg is None else reg
-        if not (isinstance(lam, (int, float)) and np.isfinite(lam) and lam > 0):
-            raise ValueError(f"fold-in needs reg > 0, got {lam!r}")
+        require_ratings("fold_in_factors", "ratings", ratings)
+        lam = _fold_in_reg(self.reg if reg is None else reg)
         item_idx = st.items.numbers(ratings.raw_items(), missing="negative", what="item")
         known = item_idx >= 0
         rows = ratings.users[known]
@@ -321,10 +364,13 @@ class ScoringMixin(FittedAttributes):
             kind than the model's.
         UnknownIdError
             A user has no rating of an item the model knows.
+        InvalidParameterError
+            ``ratings`` is not a :class:`~funkrs.Ratings`, or ``reg`` is not a finite
+            number > 0.
         """
         st = self._fitted()
-        if not isinstance(ratings, Ratings):
-            raise TypeError(f"fold_in expects funkrs.Ratings, got {type(ratings).__name__}")
+        require_ratings("fold_in", "ratings", ratings)
+        _fold_in_reg(self.reg if reg is None else reg)
         new = ratings.user_vocab.ids_array
         existing = st.users.numbers(new, missing="negative", what="user") >= 0
         if existing.any():
@@ -401,9 +447,14 @@ def _sorted_rows(indptr: np.ndarray, cols: np.ndarray) -> np.ndarray:
     return cols[np.lexsort((cols, rows))]
 
 
-def _check_n(n: Any) -> None:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"n must be an integer >= 0, got {n!r}")
+def _check_n(n: object) -> int:
+    """``n`` of a top-n call: any integer >= 0 (a list holds at most every candidate)."""
+    return check_int("n", n, minimum=0)
+
+
+def _fold_in_reg(reg: object) -> float:
+    """Fold-in's ridge weight: the ridge problem needs ``reg > 0``."""
+    return check_float("reg", reg, minimum=0, exclusive_minimum=True)
 
 
 def _batches(uidx: np.ndarray, size: int, progress: bool) -> Iterator[np.ndarray]:

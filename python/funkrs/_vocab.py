@@ -7,7 +7,8 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
-from funkrs.exceptions import RatingsError, UnknownIdError
+from funkrs._checks import check_choice
+from funkrs.exceptions import IndexOutOfRangeError, RatingsError, UnknownIdError
 
 __all__ = ["Vocabulary", "normalize_ids", "show_id"]
 
@@ -222,7 +223,10 @@ class Vocabulary:
             fractional floats, booleans, nulls or a mixture.
         UnknownIdError
             With ``missing="error"``, naming the first id not in the vocabulary.
+        InvalidParameterError
+            ``missing`` is neither ``"error"`` nor ``"negative"``.
         """
+        check_choice("missing", missing, ("error", "negative"))
         arr = np.asarray(raw)
         if arr.ndim == 0:
             arr = arr.reshape(1)
@@ -299,8 +303,21 @@ class Vocabulary:
         return self._index
 
     def ids(self, inner: npt.ArrayLike) -> np.ndarray:
-        """Raw ids of inner ids (vectorised)."""
+        """Raw ids of inner ids (vectorised).
+
+        Raises
+        ------
+        IndexOutOfRangeError
+            An inner id is negative or not below ``len(self)``; the message names the first
+            one and its position. It is an ``IndexError``.
+        """
         idx = np.asarray(inner, dtype=np.int64)
-        if idx.size and (idx.min() < 0 or idx.max() >= len(self._ids)):
-            raise IndexError(f"inner ids must be in [0, {len(self._ids)})")
+        bad = (idx < 0) | (idx >= len(self._ids))
+        if bad.any():
+            position = int(np.argmax(bad.reshape(-1)))
+            raise IndexOutOfRangeError(
+                f"inner id {int(idx.reshape(-1)[position])} at position {position} is out of "
+                f"range: inner ids of this vocabulary of {len(self._ids)} ids are in "
+                f"[0, {len(self._ids)})"
+            )
         return self._ids[idx]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import numbers
 import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -16,11 +15,28 @@ import polars as pl
 from funkrs import _funkrs, persistence
 from funkrs import solvers as _solvers
 from funkrs._base import BaseEstimator
+from funkrs._checks import (
+    INT64_MAX,
+    check_bool,
+    check_choice,
+    check_float,
+    check_int,
+    check_random_state,
+    is_real,
+    show_value,
+)
+from funkrs._funkrs import SGD_DEFAULTS
 from funkrs._ratings import Ratings
-from funkrs._scoring import ScoringMixin
+from funkrs._scoring import ScoringMixin, require_ratings
 from funkrs._state import HISTORY_FIELDS, FittedState, history_rows
 from funkrs._vocab import show_id
-from funkrs.exceptions import ModelFileError, UnknownIdError
+from funkrs.exceptions import (
+    FunkrsError,
+    InvalidParameterError,
+    ModelFileError,
+    ShapeError,
+    UnknownIdError,
+)
 
 if TYPE_CHECKING:
     from funkrs.solvers import EpochCallback, Factors
@@ -28,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = ["MatrixFactorization", "load"]
 
 UnknownPolicy = Literal["baseline", "nan", "error"]
+_POLICIES = ("baseline", "nan", "error")
 
 
 class MatrixFactorization(ScoringMixin, BaseEstimator):
@@ -37,11 +54,15 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
     every solver understands are named arguments, solver-specific ones go in
     ``solver_options``.
 
-    The names follow Surprise's ``SVD``; two defaults differ on purpose. funkrs uses
-    ``lr=0.025, reg=0.1`` (Surprise: 0.005, 0.02; both train 20 epochs), which gives a test
-    RMSE of 0.868 instead of 0.888 on the fixed MovieLens-small split for the same work
-    (chosen on a validation split carved out of the training ratings, not on the test set;
-    see the README).
+    The names follow Surprise's ``SVD``. The defaults are the Rust core's
+    (``funkrs._funkrs.SGD_DEFAULTS``): ``n_factors=100, n_epochs=20, lr=0.025, reg=0.035,
+    init_std=0.005``, in the standardised units funk-sgd trains in (the ratings centred and
+    scaled; see the README), where Surprise uses ``lr=0.005, reg=0.02, init_std=0.1`` on the
+    raw ratings for the same 100 factors and 20 epochs. They were chosen on validation splits
+    carved out of training data, never on a test set (``benchmarks/tune_defaults.py``); on
+    the fixed MovieLens-small split (:func:`funkrs.datasets.movielens_small_split`) they give
+    a test RMSE of 0.866-0.868 for ``random_state`` 0-2, against 0.888 for Surprise's own
+    ``SVD()``.
     :meth:`surprise_defaults` builds an estimator with Surprise's values.
 
     Parameters
@@ -92,12 +113,12 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
     def __init__(
         self,
         solver: str = "funk-sgd",
-        n_factors: int = 100,
-        n_epochs: int = 20,
-        lr: float = 0.025,
-        reg: float = 0.035,
+        n_factors: int = SGD_DEFAULTS.n_factors,
+        n_epochs: int = SGD_DEFAULTS.n_epochs,
+        lr: float = SGD_DEFAULTS.lr,
+        reg: float = SGD_DEFAULTS.reg,
         *,
-        init_std: float = 0.005,
+        init_std: float = SGD_DEFAULTS.init_std,
         biased: bool = True,
         random_state: int | np.random.Generator | None = None,
         n_threads: int | None = None,
@@ -145,7 +166,7 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         Examples
         --------
         >>> MatrixFactorization.surprise_defaults(random_state=0)  # doctest: +NORMALIZE_WHITESPACE
-        MatrixFactorization(lr=0.005, reg=0.02, random_state=0,
+        MatrixFactorization(lr=0.005, reg=0.02, init_std=0.1, random_state=0,
                             solver_options={'standardize': False})
         """
         merged = {**cls.SURPRISE_DEFAULTS, **params}
@@ -233,19 +254,22 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
 
         Raises
         ------
-        ValueError
-            A hyperparameter is out of range.
+        funkrs.exceptions.InvalidParameterError
+            A hyperparameter or ``solver_options`` entry is out of range or of the wrong type
+            (the message names it), or ``ratings``/``validation`` is not a
+            :class:`~funkrs.Ratings`. It is a ``ValueError`` and a ``TypeError``.
+        funkrs.exceptions.OutOfMemoryError
+            The fit needs more memory than the machine has (``n_factors`` far too large);
+            raised before anything is allocated.
         funkrs.exceptions.ConvergenceError
             Training diverged (try a smaller ``lr``).
         """
-        if not isinstance(ratings, Ratings):
-            raise TypeError(
-                f"fit expects funkrs.Ratings, got {type(ratings).__name__}; build one with "
-                "funkrs.Ratings.from_frame(df, user=..., item=..., rating=...)"
-            )
+        require_ratings("fit", "ratings", ratings)
+        if validation is not None:
+            require_ratings("fit", "validation", validation)
         params = self._fit_params()
         solver = self._make_solver()
-        seed = _seed(self.random_state)
+        seed = _seed(check_random_state("random_state", self.random_state))
         extra: dict[str, Any] = {}
         if validation is not None:
             extra["validation"] = _validation_set(solver, ratings, validation)
@@ -257,53 +281,51 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         return self
 
     def _fit_params(self) -> _solvers.FitParams:
-        _check_int("n_factors", self.n_factors, 1)
-        _check_int("n_epochs", self.n_epochs, 0)
-        _check_float("lr", self.lr, positive=True)
-        _check_float("reg", self.reg)
-        _check_float("init_std", self.init_std)
-        if not isinstance(self.biased, (bool, np.bool_)):
-            raise ValueError(f"biased must be True or False, got {self.biased!r}")
-        self._check_policies()
-        if self.popularity_weight != "auto":
-            _check_float("popularity_weight", self.popularity_weight)
-        return _solvers.FitParams(
-            n_factors=int(self.n_factors),
-            n_epochs=int(self.n_epochs),
-            lr=float(self.lr),
-            reg=float(self.reg),
-            init_std=float(self.init_std),
-            biased=bool(self.biased),
+        """The shared hyperparameters, checked; every other option is checked too."""
+        params = _solvers.FitParams(
+            n_factors=check_int("n_factors", self.n_factors, minimum=1, maximum=INT64_MAX),
+            n_epochs=check_int("n_epochs", self.n_epochs, minimum=0, maximum=INT64_MAX),
+            lr=check_float("lr", self.lr, minimum=0, exclusive_minimum=True),
+            reg=check_float("reg", self.reg, minimum=0),
+            init_std=check_float("init_std", self.init_std, minimum=0),
+            biased=check_bool("biased", self.biased),
         )
+        self._check_policies()
+        return params
 
     def _check_policies(self) -> None:
-        if self.unknown not in ("baseline", "nan", "error"):
-            raise ValueError(f"unknown must be 'baseline', 'nan' or 'error', got {self.unknown!r}")
-        if not isinstance(self.clip, (bool, np.bool_)):
-            raise ValueError(f"clip must be True or False, got {self.clip!r}")
+        """Check the options that scoring reads (also checked when a model file is loaded)."""
+        check_choice("unknown", self.unknown, _POLICIES)
+        check_bool("clip", self.clip)
         self._threads()
+        _popularity_weight(self.popularity_weight)
 
     def _threads(self) -> int | None:
-        if self.n_threads is None:
-            return None
-        _check_int("n_threads", self.n_threads, 1)
-        return int(self.n_threads)
+        return check_int("n_threads", self.n_threads, minimum=1, maximum=INT64_MAX, allow_none=True)
 
     def _make_solver(self) -> Any:
+        if not isinstance(self.solver, str):
+            raise InvalidParameterError(
+                f"solver must be the name of a registered solver, got {show_value(self.solver)}"
+            )
         cls = _solvers.get(self.solver)
-        options = dict(self.solver_options or {})
         if self.solver_options is not None and not isinstance(self.solver_options, Mapping):
-            raise TypeError(f"solver_options must be a mapping, got {self.solver_options!r}")
+            raise InvalidParameterError(
+                f"solver_options must be a mapping of option names to values or None, got "
+                f"{show_value(self.solver_options)}"
+            )
+        options = dict(self.solver_options or {})
         try:
             return cls(**options)
-        except TypeError as exc:
-            raise TypeError(f"invalid solver_options for solver {self.solver!r}: {exc}") from None
+        except TypeError as exc:  # an unknown option, or a bad value (InvalidParameterError)
+            raise InvalidParameterError(
+                f"invalid solver_options for solver {self.solver!r}: {exc}"
+            ) from None
 
     def _set_fitted(self, ratings: Ratings, f: Factors) -> None:
-        if self.popularity_weight == "auto":
+        weight = _popularity_weight(self.popularity_weight)
+        if weight is None:
             weight = 0.0 if f.ranking else self.POPULARITY_WEIGHT
-        else:
-            weight = float(self.popularity_weight)
         indptr, indices = _funkrs.csr_from_coo(
             np.ascontiguousarray(ratings.users, dtype=np.uint32),
             np.ascontiguousarray(ratings.items, dtype=np.uint32),
@@ -362,18 +384,21 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         ------
         UnknownIdError
             With ``unknown="error"``, naming the first unknown user or item.
+        ShapeError
+            ``users`` and ``items`` are not 1-D or differ in length.
+        InvalidParameterError
+            ``unknown`` or ``clip`` (here or on the estimator) is not one of the accepted
+            values.
         """
         st = self._fitted()
-        policy = self.unknown if unknown is None else unknown
-        if policy not in ("baseline", "nan", "error"):
-            raise ValueError(f"unknown must be 'baseline', 'nan' or 'error', got {policy!r}")
+        policy = check_choice("unknown", self.unknown if unknown is None else unknown, _POLICIES)
+        do_clip = check_bool("clip", self.clip if clip is None else clip)
         u_raw, i_raw = np.atleast_1d(np.asarray(users)), np.atleast_1d(np.asarray(items))
         if u_raw.shape != i_raw.shape or u_raw.ndim != 1:
-            raise ValueError(
+            raise ShapeError(
                 f"users and items must be 1-D and equally long, got shapes {u_raw.shape} "
                 f"and {i_raw.shape}"
             )
-        do_clip = self.clip if clip is None else clip
         scoring: dict[str, Any] = {
             "clip": st.rating_scale if do_clip else None,
             "unknown_nan": policy == "nan",
@@ -409,8 +434,19 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         """Save the fitted model (``.npz`` plus a JSON header, no pickle).
 
         Load it back with :func:`funkrs.load` or :meth:`load`.
+
+        Raises
+        ------
+        NotFittedError
+            The model is not fitted.
+        InvalidParameterError
+            A parameter was set to a value that is not accepted (:meth:`set_params` checks
+            nothing) or cannot be written as JSON; the message names it and nothing is
+            written.
         """
         state = self._fitted()
+        self._fit_params()
+        check_random_state("random_state", self.random_state)
         params = self.get_params()
         if isinstance(params.get("random_state"), np.random.Generator):
             params["random_state"] = None
@@ -434,8 +470,9 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
                 f"{where} is damaged: params do not fit {cls.__name__}: {exc}"
             ) from None
         try:
-            model._check_policies()
-        except ValueError as exc:
+            model._fit_params()
+            check_random_state("random_state", model.random_state)
+        except FunkrsError as exc:
             raise ModelFileError(f"{where} is damaged: params: {exc}") from None
         model._state = state
         return model
@@ -482,10 +519,10 @@ def history_frame(history: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
 
 
 def _validation_set(solver: Any, train: Ratings, validation: Ratings) -> _solvers.ValidationSet:
-    if not isinstance(validation, Ratings):
-        raise TypeError(f"validation must be funkrs.Ratings, got {type(validation).__name__}")
     if "validation" not in inspect.signature(solver.fit).parameters:
-        raise TypeError(f"solver {type(solver).name!r} does not support validation ratings")
+        raise InvalidParameterError(
+            f"validation: solver {type(solver).name!r} does not support validation ratings"
+        )
     return _solvers.ValidationSet(
         users=train.user_vocab.numbers(validation.raw_users(), missing="negative", what="user"),
         items=train.item_vocab.numbers(validation.raw_items(), missing="negative", what="item"),
@@ -504,26 +541,24 @@ def _raise_unknown(what: str, inner: np.ndarray, raw: np.ndarray) -> None:
         )
 
 
-def _check_int(name: str, value: Any, minimum: int) -> None:
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    if not ok or not minimum <= int(value) < 2**63:
-        raise ValueError(f"{name} must be an integer >= {minimum} (int64), got {value!r}")
-
-
-def _check_float(name: str, value: Any, *, positive: bool = False) -> None:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or value < 0 or (positive and value == 0):
-        bound = "> 0" if positive else ">= 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+def _popularity_weight(value: object) -> float | None:
+    """``popularity_weight`` checked: None for ``"auto"``, else the weight as a float."""
+    if isinstance(value, str) and value == "auto":
+        return None
+    if is_real(value):
+        try:
+            weight = float(value)
+        except OverflowError:  # an int beyond float64
+            weight = math.inf
+        if math.isfinite(weight) and weight >= 0:
+            return weight
+    raise InvalidParameterError(
+        f"popularity_weight must be 'auto' or a finite number >= 0, got {show_value(value)}"
+    )
 
 
 def _seed(random_state: int | np.random.Generator | None) -> int:
-    if isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool):
-        if random_state < 0:
-            raise ValueError(f"random_state must be >= 0, got {random_state}")
-        return int(random_state) % (1 << 64)
-    if random_state is None or isinstance(random_state, np.random.Generator):
-        return int(np.random.default_rng(random_state).integers(0, 2**63))
-    raise ValueError(
-        f"random_state must be None, an int or a numpy Generator, got {random_state!r}"
-    )
+    """The core's 64-bit seed for a checked ``random_state``."""
+    if isinstance(random_state, int):
+        return random_state % (1 << 64)
+    return int(np.random.default_rng(random_state).integers(0, 2**63))

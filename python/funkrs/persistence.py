@@ -29,10 +29,11 @@ from typing import Any
 
 import numpy as np
 
+from funkrs._checks import show_value
 from funkrs._funkrs import __version__
 from funkrs._state import FittedState, history_rows
 from funkrs._vocab import Vocabulary
-from funkrs.exceptions import ModelFileError
+from funkrs.exceptions import InvalidParameterError, ModelFileError
 
 __all__ = ["FORMAT_VERSION", "load", "read_state", "set_loader", "write_state"]
 
@@ -57,8 +58,10 @@ def write_state(path: str | os.PathLike[str], params: dict[str, Any], state: Fit
 
     Raises
     ------
-    ValueError
-        ``params`` (or the history) cannot be written as JSON; nothing is written.
+    InvalidParameterError
+        A parameter (or the history) cannot be written as JSON (an object, NaN, a key that
+        is not a string); the message names it and nothing is written. It is a
+        ``ValueError`` and a ``TypeError``.
     """
     meta = {
         "magic": _MAGIC,
@@ -74,8 +77,8 @@ def write_state(path: str | os.PathLike[str], params: dict[str, Any], state: Fit
     }
     try:
         header = json.dumps(meta, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"model parameters cannot be saved as JSON: {exc}") from None
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise InvalidParameterError(_unsaveable(meta, exc)) from None
     arrays = {
         "user_factors": state.user_factors,
         "item_factors": state.item_factors,
@@ -98,6 +101,30 @@ def write_state(path: str | os.PathLike[str], params: dict[str, Any], state: Fit
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
+
+
+def _unsaveable(meta: dict[str, Any], exc: BaseException) -> str:
+    """The message for a header that JSON cannot hold, naming the first such parameter."""
+    params = meta["params"] if isinstance(meta.get("params"), dict) else {}
+    fields = [(f"parameter {name}", value) for name, value in params.items()]
+    fields += [(field, meta[field]) for field in ("history", "best_epoch") if field in meta]
+    for where, value in fields:
+        problem = _json_problem(value)
+        if problem is not None:
+            return (
+                f"the model cannot be saved: {where} = {show_value(value)} cannot be written "
+                f"as JSON ({problem})"
+            )
+    return f"the model cannot be saved: its header cannot be written as JSON ({exc})"
+
+
+def _json_problem(value: object) -> str | None:
+    """Why ``value`` cannot be written as strict JSON, or None if it can."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        return str(exc)
+    return None
 
 
 def read_state(
