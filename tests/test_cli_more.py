@@ -55,7 +55,7 @@ def test_cross_validate_errors(ratings_csv: Path, capsys) -> None:
     assert "unknown metric 'auc'" in err
     assert "Traceback" not in err
     assert main(["cross-validate", str(ratings_csv), "--folds", "1"]) == 1
-    assert "n_splits" in capsys.readouterr().err
+    assert "cv must be an integer >= 2" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:
         main(["cross-validate"])
     assert info.value.code == 2

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ import pyarrow as pa
 import pytest
 
 import funkrs
-from funkrs.exceptions import RatingsError
+from funkrs.exceptions import InvalidParameterError, RatingsError
 
 FRAME = {"uid": ["a", "b", "a", "c"], "iid": [1, 1, 2, 3], "stars": [4.0, 3.5, 5.0, 1.0]}
 
@@ -138,5 +139,97 @@ def test_train_test_split_matches_the_documented_permutation() -> None:
     assert len(test) == len(r) - n_train
     expected = set(zip(r.raw_users()[perm[:n_train]], r.raw_items()[perm[:n_train]], strict=True))
     assert set(zip(train.raw_users(), train.raw_items(), strict=True)) == expected
-    with pytest.raises(ValueError, match="test_size"):
+    with pytest.raises(InvalidParameterError, match="test_size"):
         funkrs.train_test_split(r, test_size=1.5)
+
+
+def test_pandas_labels_nulls_and_mixed_objects() -> None:
+    stars = [4.0, 3.0]
+    frame = pd.DataFrame({0: ["a", "b"], "iid": [1, 2], "stars": stars})
+    assert funkrs.Ratings.from_frame(frame, "0", "iid", "stars").raw_users().tolist() == ["a", "b"]
+    twice = pd.DataFrame([["a", "b", 1, 4.0]], columns=["uid", "uid", "iid", "stars"])
+    with pytest.raises(RatingsError, match="'uid' appears 2 times"):
+        funkrs.Ratings.from_frame(twice, "uid", "iid", "stars")
+    for users in (
+        pd.Series(["a", None], dtype="str"),
+        pd.Series(["a", None], dtype="category"),
+        pd.Series([1, None], dtype="Int64"),
+    ):
+        frame = pd.DataFrame({"uid": users, "iid": [1, 2], "stars": stars})
+        with pytest.raises(RatingsError, match=r"'uid' has a missing.*row 1"):
+            funkrs.Ratings.from_frame(frame, "uid", "iid", "stars")
+    mixed = pd.DataFrame({"uid": pd.Series(["a", 1], dtype=object), "iid": [1, 2], "stars": stars})
+    with pytest.raises(RatingsError, match=r"'uid'.*all integers or all strings"):
+        funkrs.Ratings.from_frame(mixed, "uid", "iid", "stars")
+
+
+def test_arrow_repeated_names_and_wide_decimals() -> None:
+    twice = pa.table([[1], [1], [4.0]], names=["uid", "uid", "stars"])
+    with pytest.raises(RatingsError, match="'uid' appears 2 times"):
+        funkrs.Ratings.from_frame(twice, "uid", "uid", "stars")
+    stars = pa.array([Decimal("4.5"), Decimal("3")], pa.decimal256(50, 2))
+    table = pa.table({"uid": [1, 2], "iid": [1, 2], "stars": stars})
+    r = funkrs.Ratings.from_frame(table, "uid", "iid", "stars")
+    assert r.values.tolist() == [4.5, 3.0]
+    union = pa.UnionArray.from_sparse(pa.array([0, 0], pa.int8()), [pa.array([1, 2])])
+    with pytest.raises(RatingsError, match="'uid' of arrow type"):
+        funkrs.Ratings.from_frame(
+            pa.table({"uid": union, "iid": [1, 2], "stars": [1.0, 2.0]}), "uid", "iid", "stars"
+        )
+
+
+@pytest.mark.parametrize(
+    "users",
+    [
+        pl.Series([2**64 - 1, 1], dtype=pl.UInt64),
+        pl.Series([2**100, 1], dtype=pl.Int128),
+        pl.Series([1e30, 1.0]),
+    ],
+    ids=["uint64", "int128", "float"],
+)
+def test_polars_ids_beyond_int64_are_named(users: pl.Series) -> None:
+    frame = pl.DataFrame({"uid": users, "iid": [1, 2], "stars": [4.0, 3.0]})
+    with pytest.raises(RatingsError, match=r"'uid': id at row 0 .* does not fit in int64"):
+        funkrs.Ratings.from_frame(frame, "uid", "iid", "stars")
+
+
+def test_one_column_for_two_roles_in_a_lazy_frame() -> None:
+    lazy = pl.DataFrame({"id": [1, 2], "stars": [4.0, 3.0]}).lazy()
+    r = funkrs.Ratings.from_frame(lazy, "id", "id", "stars")
+    assert r.raw_users().tolist() == r.raw_items().tolist() == [1, 2]
+
+
+@pytest.mark.parametrize(
+    ("values", "kwargs", "error", "match"),
+    [
+        ([[1.0], [2.0, 3.0]], {}, RatingsError, "not a one-dimensional array"),
+        (np.array([10**400, 1], dtype=object), {}, RatingsError, "float32 range; row 0"),
+        (np.ma.masked_array([4.0, 3.0], mask=[0, 1]), {}, RatingsError, r"row 1 .* \(masked\)"),
+        ([4.0, 3.0], {"rating_scale": (10**400, 1)}, InvalidParameterError, "rating_scale"),
+        ([4.0, 3.0], {"duplicates": "first"}, InvalidParameterError, "duplicates must be"),
+    ],
+)
+def test_bad_values_and_options_name_the_problem(values, kwargs, error, match) -> None:
+    with pytest.raises(error, match=match):
+        funkrs.Ratings.from_arrays([1, 2], [1, 2], values, **kwargs)
+
+
+def test_rating_scale_is_that_of_the_stored_float32_values() -> None:
+    r = funkrs.Ratings.from_arrays([1, 2], [1, 2], [1e-300, 1.0 + 1e-12])
+    assert r.values.tolist() == [0.0, 1.0]
+    assert r.rating_scale == (0.0, 1.0)
+
+
+def test_csv_separator_format_and_headerless_names(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_text("a;1;4\nb;2;3\n")
+    r = funkrs.read_ratings(
+        path, "column_1", "column_2", "column_3", separator=";", has_header=False
+    )
+    assert r.raw_users().tolist() == ["a", "b"]
+    with pytest.raises(InvalidParameterError, match="separator must be a single one-byte"):
+        funkrs.read_ratings(path, separator="::")
+    with pytest.raises(
+        InvalidParameterError, match="format must be one of None, 'csv' or 'parquet'"
+    ):
+        funkrs.read_ratings(path, format="xls")  # type: ignore[arg-type]

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from funkrs._checks import check_choice, show_value
 from funkrs._frames import columns_from_frame
 from funkrs._vocab import Vocabulary, normalize_ids, show_id
-from funkrs.exceptions import RatingsError
+from funkrs.exceptions import IndexOutOfRangeError, InvalidParameterError, RatingsError
 
 if TYPE_CHECKING:
     import polars as pl
@@ -89,7 +90,11 @@ class Ratings:
         ------
         RatingsError
             Lengths differ, data is empty, a value is null/non-finite/non-numeric, ids are of
-            mixed types, or a pair is duplicated with ``duplicates="error"``.
+            mixed types, a pair is duplicated with ``duplicates="error"``, or the ratings
+            fall outside ``rating_scale``.
+        InvalidParameterError
+            ``rating_scale`` is not a finite ``(low, high)`` pair with ``low < high``, or
+            ``duplicates`` is not one of the three policies.
 
         Examples
         --------
@@ -97,6 +102,7 @@ class Ratings:
         >>> len(r), r.n_users, r.n_items
         (3, 2, 2)
         """
+        check_choice("duplicates", duplicates, ("error", "last", "mean"))
         u_raw = normalize_ids(users, "user")
         i_raw = normalize_ids(items, "item")
         vals = _rating_values(values, "rating")
@@ -110,8 +116,10 @@ class Ratings:
         user_vocab, u = Vocabulary.from_values(u_raw)
         item_vocab, i = Vocabulary.from_values(i_raw)
         u, i, vals = _resolve_duplicates(u, i, vals, len(item_vocab), duplicates, u_raw, i_raw)
-        scale = _check_scale(rating_scale, vals)
-        return cls(u, i, vals.astype(np.float32), user_vocab, item_vocab, scale)
+        # The scale is that of the stored float32 values, which rounding may move.
+        vals32 = vals.astype(np.float32)
+        scale = _check_scale(rating_scale, vals32)
+        return cls(u, i, vals32, user_vocab, item_vocab, scale)
 
     @classmethod
     def from_frame(
@@ -138,6 +146,15 @@ class Ratings:
         Returns
         -------
         Ratings
+
+        Raises
+        ------
+        RatingsError
+            A column is missing or named twice, or its values are invalid (as in
+            :meth:`from_arrays`); the message names the column.
+        InvalidParameterError
+            ``frame`` is not one of the supported table types (also a ``TypeError``), or
+            ``rating_scale``/``duplicates`` is invalid.
         """
         u, i, r = columns_from_frame(frame, user, item, rating)
         try:
@@ -194,7 +211,7 @@ class Ratings:
             idx = np.flatnonzero(idx)
         idx = idx.astype(np.int64, copy=False)
         if idx.size and (idx.min() < -len(self) or idx.max() >= len(self)):
-            raise IndexError(f"indices must be in [0, {len(self)})")
+            raise IndexOutOfRangeError(f"indices must be in [-{len(self)}, {len(self)})")
         u_keep, u = np.unique(self.users[idx], return_inverse=True)
         i_keep, i = np.unique(self.items[idx], return_inverse=True)
         return Ratings(
@@ -221,24 +238,21 @@ def _with_columns(msg: str, user: str, item: str, rating: str) -> str:
 
 
 def _rating_values(values: npt.ArrayLike, what: str) -> np.ndarray:
-    arr = np.asarray(values)
+    try:
+        arr = np.asarray(values)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise RatingsError(f"{what} values are not a one-dimensional array: {exc}") from None
     if arr.ndim != 1:
         raise RatingsError(f"{what} values must be one-dimensional, got shape {arr.shape}")
+    masked = np.ma.getmaskarray(values) if np.ma.isMaskedArray(values) else None
+    if masked is not None and masked.any():
+        row = int(np.argmax(masked))
+        raise RatingsError(f"{what} at row {row} is missing (masked)")
     if arr.dtype.kind == "O":
-        missing = np.frompyfunc(lambda v: v is None, 1, 1)(arr).astype(bool)
-        if missing.any():
-            row = int(np.argmax(missing))
-            raise RatingsError(f"{what} at row {row} is missing (null)")
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            bad = next(j for j, v in enumerate(arr) if not _is_number(v))
-            raise RatingsError(
-                f"{what} values must be numeric; row {bad} holds {show_id(arr[bad])}"
-            ) from None
-    if arr.dtype.kind not in "iuf" or arr.dtype.kind == "b":
+        arr = _object_values(arr, what)
+    if arr.dtype.kind not in "iuf":
         raise RatingsError(f"{what} values must be numeric, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
+    # Checked in the input's own precision: a long double beyond float64 is not infinite.
     bad = ~np.isfinite(arr)
     if bad.any():
         row = int(np.argmax(bad))
@@ -247,15 +261,36 @@ def _rating_values(values: npt.ArrayLike, what: str) -> np.ndarray:
     if big.any():
         row = int(np.argmax(big))
         raise RatingsError(f"{what} at row {row} ({arr[row]}) does not fit in float32")
-    return arr
+    return arr.astype(np.float64, copy=False)
+
+
+def _object_values(arr: np.ndarray, what: str) -> np.ndarray:
+    """An object array of Python numbers as ``float64``, or an error naming the bad row."""
+    missing = np.frompyfunc(lambda v: v is None, 1, 1)(arr).astype(bool)
+    if missing.any():
+        row = int(np.argmax(missing))
+        raise RatingsError(f"{what} at row {row} is missing (null)")
+    try:
+        return arr.astype(np.float64)
+    except (TypeError, ValueError, OverflowError):
+        numeric = np.frompyfunc(_is_number, 1, 1)(arr).astype(bool)
+        row = int(np.argmax(~numeric)) if not numeric.all() else 0
+        shown = show_id(arr[row])
+        shown = shown if len(shown) <= 60 else f"{shown[:57]}..."
+        raise RatingsError(
+            f"{what} values must be numbers within the float32 range; row {row} holds {shown}"
+        ) from None
 
 
 def _is_number(v: object) -> bool:
+    """Whether ``v`` is a number that ``float`` accepts (strings and bytes are not numbers)."""
+    if isinstance(v, (str, bytes)):
+        return False
     try:
         float(v)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return False
-    return not isinstance(v, str)
+    return True
 
 
 def _check_scale(scale: tuple[float, float] | None, vals: np.ndarray) -> tuple[float, float]:
@@ -264,10 +299,12 @@ def _check_scale(scale: tuple[float, float] | None, vals: np.ndarray) -> tuple[f
         return (lo_data, hi_data)
     try:
         lo, hi = (float(scale[0]), float(scale[1]))
-    except (TypeError, ValueError, IndexError):
-        raise RatingsError(f"rating_scale must be a (low, high) pair, got {scale!r}") from None
+    except (TypeError, ValueError, IndexError, KeyError, OverflowError):
+        raise InvalidParameterError(
+            f"rating_scale must be a (low, high) pair, got {scale!r}"
+        ) from None
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise RatingsError(f"rating_scale must be finite with low < high, got {scale!r}")
+        raise InvalidParameterError(f"rating_scale must be finite with low < high, got {scale!r}")
     if lo_data < lo or hi_data > hi:
         raise RatingsError(
             f"ratings span [{lo_data:g}, {hi_data:g}], outside rating_scale ({lo:g}, {hi:g})"
@@ -284,8 +321,6 @@ def _resolve_duplicates(
     u_raw: np.ndarray,
     i_raw: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if policy not in ("error", "last", "mean"):
-        raise ValueError(f"duplicates must be 'error', 'last' or 'mean', got {policy!r}")
     key = u.astype(np.uint64) * np.uint64(n_items) + i.astype(np.uint64)
     order = np.argsort(key, kind="stable")
     sk = key[order]
@@ -345,6 +380,11 @@ def train_test_split(
     -------
     (Ratings, Ratings)
         Training and test sets, each with its own vocabularies.
+
+    Raises
+    ------
+    InvalidParameterError
+        ``test_size`` is not a fraction in (0, 1) or a count, or leaves a set empty.
     """
     n = len(ratings)
     n_test = _n_test(test_size, n)
@@ -354,13 +394,19 @@ def train_test_split(
 
 def _n_test(test_size: float | int, n: int) -> int:
     if isinstance(test_size, bool) or not isinstance(test_size, (int, float, np.number)):
-        raise ValueError(f"test_size must be a float in (0, 1) or an int, got {test_size!r}")
+        raise InvalidParameterError(
+            f"test_size must be a float in (0, 1) or an int, got {show_value(test_size)}"
+        )
     if isinstance(test_size, (float, np.floating)):
         if not 0.0 < test_size < 1.0:
-            raise ValueError(f"test_size as a fraction must be in (0, 1), got {test_size}")
+            raise InvalidParameterError(
+                f"test_size as a fraction must be in (0, 1), got {show_value(test_size)}"
+            )
         n_test = math.ceil(float(test_size) * n)
     else:
         n_test = int(test_size)
     if not 0 < n_test < n:
-        raise ValueError(f"test_size={test_size!r} leaves an empty train or test set (n={n})")
+        raise InvalidParameterError(
+            f"test_size={test_size!r} leaves an empty train or test set (n={n})"
+        )
     return n_test

@@ -8,9 +8,10 @@ from typing import Literal
 
 import polars as pl
 
+from funkrs._checks import check_bool, check_choice, show_value
 from funkrs._frames import check_columns, columns_from_frame
 from funkrs._ratings import DuplicatePolicy, Ratings
-from funkrs.exceptions import RatingsError
+from funkrs.exceptions import InvalidParameterError, RatingsError
 
 __all__ = ["columns_from_frame", "read_ratings"]
 
@@ -43,7 +44,8 @@ def read_ratings(
     format : {"csv", "parquet"}, optional
         Force a format.
     separator : str
-        CSV field separator (``"\\t"`` is used for ``.tsv`` files by default).
+        CSV field separator, one single-byte character (``"\\t"`` is used for ``.tsv``
+        files by default).
     has_header : bool
         Whether the CSV file has a header row (without one, columns are named
         ``column_1``, ``column_2``, ...).
@@ -60,10 +62,19 @@ def read_ratings(
         The file does not exist.
     RatingsError
         The file cannot be parsed, a column is missing, or a value is invalid.
+    InvalidParameterError
+        ``format``, ``separator`` or ``has_header`` is invalid (or, as in
+        :meth:`Ratings.from_arrays`, ``rating_scale`` or ``duplicates``).
     """
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"ratings file not found: {str(p)!r}")
+    check_choice("format", format, ("csv", "parquet"), allow_none=True)
+    check_bool("has_header", has_header)
+    if not isinstance(separator, str) or len(separator.encode()) != 1:
+        raise InvalidParameterError(
+            f"separator must be a single one-byte character, got {show_value(separator)}"
+        )
     fmt = format or _guess_format(p)
     if fmt == "csv" and p.suffix.lower() == ".tsv" and separator == ",":
         separator = "\t"
@@ -91,23 +102,30 @@ def _read_frame(
     try:
         if fmt == "parquet":
             lf = pl.scan_parquet(p)
-        elif fmt == "csv":
-            lf = pl.scan_csv(p, separator=separator, has_header=has_header)
         else:
-            raise ValueError(f"format must be 'csv' or 'parquet', got {fmt!r}")
+            lf = _scan_csv(p, separator, has_header, infer_schema=True)
         names = lf.collect_schema().names()
         check_columns(names, cols)
         try:
-            return lf.select(cols).collect()
+            return lf.select(list(dict.fromkeys(cols))).collect()
         except pl.exceptions.ComputeError:
             if fmt != "csv":
                 raise
             # Type inference looked at the first rows only; read as text so that the bad
             # value can be reported with its row.
-            lf = pl.scan_csv(p, separator=separator, has_header=has_header, infer_schema=False)
-            return lf.select(cols).collect()
+            lf = _scan_csv(p, separator, has_header, infer_schema=False)
+            return lf.select(list(dict.fromkeys(cols))).collect()
     except (pl.exceptions.PolarsError, OSError) as exc:
         if isinstance(exc, FileNotFoundError):
             raise
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RatingsError(f"cannot read {fmt} file {str(p)!r}: {first}") from exc
+
+
+def _scan_csv(p: Path, separator: str, has_header: bool, *, infer_schema: bool) -> pl.LazyFrame:
+    lf = pl.scan_csv(p, separator=separator, has_header=has_header, infer_schema=infer_schema)
+    if has_header:
+        return lf
+    # Polars numbers header-less columns from 0 or from 1 depending on its version.
+    names = lf.collect_schema().names()
+    return lf.select(pl.col(n).alias(f"column_{k}") for k, n in enumerate(names, start=1))
