@@ -82,6 +82,15 @@ def test_builtins_named_in_docstrings_are_bases() -> None:
     assert named_any
 
 
+def test_the_readme_table_matches_the_classes() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = re.search(r"^## Errors\n(.*?)(?=^## )", readme, re.M | re.S)
+    assert section is not None, "README.md has no Errors section"
+    rows = re.findall(r"^\| `(\w+)` \| .* \| (`\w+`(?:, `\w+`)*) \|$", section.group(1), re.M)
+    table = {name: tuple(re.findall(r"`(\w+)`", also)) for name, also in rows}
+    assert table == {name: tuple(b.__name__ for b in want) for name, want in BUILTINS.items()}
+
+
 def test_the_warning_is_a_user_warning_not_an_error() -> None:
     assert issubclass(exceptions.PoorFitWarning, UserWarning)
     assert not issubclass(exceptions.PoorFitWarning, FunkrsError)
