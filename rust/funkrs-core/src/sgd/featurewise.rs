@@ -11,7 +11,8 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use super::grid::{Entry, Grid};
+use super::grid::Grid;
+use super::layout::Entry;
 use super::state::State;
 use super::{check_loss, Monitor, Run};
 use crate::par::Par;

@@ -5,21 +5,13 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use rayon::prelude::*;
 
 use super::kernel::{run_block, Params, Step};
+use super::layout::{Entry, Relabel, Segments};
 use super::negatives::Negatives;
 use super::state::State;
 use super::units::Units;
 use crate::data::Interactions;
 use crate::par::{Disjoint, Par};
 use crate::rng::Rng;
-
-/// One rating, packed for streaming.
-#[derive(Clone, Copy, Debug)]
-#[repr(C)]
-pub(crate) struct Entry {
-    pub u: u32,
-    pub i: u32,
-    pub r: f32,
-}
 
 /// Ratings grouped by block; block `(ub, ib)` is `entries[ptr[x]..ptr[x + 1]]` with
 /// `x = ub * b + ib`.
@@ -49,29 +41,6 @@ pub(crate) struct Grid {
     lpt: Vec<u32>,
     segs: Vec<u32>,
     seg_ptr: Vec<usize>,
-}
-
-/// Internal ids: `user[u]` is the internal id of user `u` (likewise items). Internal ids
-/// run group by group; this is a permutation fixed by the seed, so it changes where the
-/// parameters live in memory but not the arithmetic: results stay bit-identical.
-pub(crate) struct Relabel {
-    pub user: Vec<u32>,
-    pub item: Vec<u32>,
-}
-
-impl Relabel {
-    /// Row `x` of the result is the first `keep` values of row `map[x]` of `src` (rows of
-    /// `width` values): back to the caller's numbering, dropping any padding.
-    pub fn gather<T: Copy>(map: &[u32], src: &[T], width: usize, keep: usize) -> Vec<T> {
-        debug_assert_eq!(src.len(), map.len() * width);
-        debug_assert!(keep <= width);
-        let mut out = Vec::with_capacity(map.len() * keep);
-        for &from in map {
-            let from = from as usize * width;
-            out.extend_from_slice(&src[from..from + keep]);
-        }
-        out
-    }
 }
 
 /// Internal ids that number group 0's members first, then group 1's, ... each group's members
@@ -115,16 +84,6 @@ fn stratum_block(b: usize, s: usize, ub: usize) -> usize {
 /// Users whose ratings are interleaved within a segment.
 const INTERLEAVE: usize = 4;
 
-/// Which users share a segment, and in which order a block lays its segments out (see
-/// [`interleave_users`]).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Segments {
-    /// Four by four in rank order; segments in that order.
-    Rank,
-    /// Four by four by decreasing number of ratings; segments in a seeded order.
-    ByCount,
-}
-
 /// Writes the user-sorted ratings `sorted` into `out` in segments of [`INTERLEAVE`] users
 /// whose ratings alternate (u0, u1, u2, u3, u0, ...); returns the segment starts.
 ///
@@ -136,9 +95,7 @@ pub(crate) enum Segments {
 /// and the segments are laid out in an order drawn from `rng`, so that an epoch does not
 /// visit the most active users first. On MovieLens small (8 × 8 blocks) this leaves 3.9% of
 /// the ratings without an independent partner instead of 37% with the users grouped at
-/// random (a Python simulation of the layout); with the AVX2 kernel's one-pass loop the
-/// one-thread epochs at k = 100 went from 45.0 to 40.9 ms. Results changed only through the
-/// order of the updates (the test RMSEs quoted in the docs moved by at most 0.0001).
+/// random, which is what lets the AVX2 kernel's one-pass loop pair most updates.
 ///
 /// With [`Segments::Rank`] the users are taken in `sorted`'s order and so are the segments:
 /// below k = 64 the AVX2 kernel steps each rating before the next dot product, where

@@ -15,7 +15,7 @@
 //! through the same operations in the same order, so the result stays bit-identical to one
 //! rating at a time.
 
-use super::grid::{Entry, Segments};
+use super::layout::{Entry, Segments};
 use crate::hint::prefetch;
 
 /// Constants of one SGD step.

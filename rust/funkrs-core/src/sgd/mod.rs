@@ -25,13 +25,15 @@ mod aligned;
 mod featurewise;
 mod grid;
 mod kernel;
+mod layout;
 mod negatives;
 mod state;
 mod units;
 
 use std::time::Instant;
 
-use grid::{Entry, Grid, Relabel};
+use grid::Grid;
+use layout::{Entry, Relabel};
 use negatives::Negatives;
 pub use state::{EarlyStopping, Validation};
 use state::{State, Stopper};

@@ -14,8 +14,9 @@
 //! item group from a stream fixed by the seed, the epoch and the block, so the draws, and the
 //! trained factors, do not depend on the number of threads.
 
-use super::grid::{Entry, Grid};
+use super::grid::Grid;
 use super::kernel::segment_layout;
+use super::layout::Entry;
 use super::padded;
 use crate::data::Interactions;
 use crate::rng::Rng;
@@ -134,7 +135,8 @@ fn seen_internal(data: &Interactions<'_>, grid: &Grid) -> (Vec<usize>, Vec<u32>)
 #[cfg(test)]
 mod tests {
     use super::Negatives;
-    use crate::sgd::grid::{Grid, Segments};
+    use crate::sgd::grid::Grid;
+    use crate::sgd::layout::Segments;
     use crate::sgd::tests::low_rank;
 
     #[test]

@@ -3,7 +3,7 @@
 use rayon::prelude::*;
 
 use super::aligned::AlignedF32;
-use super::grid::Relabel;
+use super::layout::Relabel;
 use super::units::Units;
 use super::{padded, EpochStats, Factors, SgdParams};
 use crate::data::Interactions;
