@@ -327,6 +327,15 @@ def test_evaluate(fitted: funkrs.MatrixFactorization, small: funkrs.Ratings) -> 
     assert 0 < scores["mae"] <= scores["rmse"]
     with pytest.raises(ValueError, match="unknown metric"):
         funkrs.evaluate(fitted, small, metrics=["auc"])
+    nobody = funkrs.Ratings.from_arrays(["x", "y", "z"], [10**9] * 3, [1.0, 2.0, 3.0])
+    fitted.set_params(unknown="nan")
+    with pytest.raises(RatingsError, match=r"no test pair can be scored for rmse, mae: all 3"):
+        funkrs.evaluate(fitted, nobody)
+    fitted.set_params(unknown="baseline")
+    assert np.isfinite(funkrs.evaluate(fitted, nobody)["rmse"])
+    empty = small.take(np.arange(0))
+    with pytest.raises(RatingsError, match="the test ratings are empty"):
+        funkrs.evaluate(fitted, empty, metrics=["mae"])
     assert isinstance(fitted.recommend(n=1), pl.DataFrame)
 
 

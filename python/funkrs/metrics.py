@@ -9,7 +9,7 @@ import numpy as np
 
 from funkrs._checks import show_value
 from funkrs._ratings import Ratings
-from funkrs.exceptions import InvalidParameterError
+from funkrs.exceptions import InvalidParameterError, RatingsError
 
 if TYPE_CHECKING:
     from funkrs.model import MatrixFactorization
@@ -108,6 +108,15 @@ def evaluate(
     -------
     dict
         Metric name to value in the order asked, e.g. ``{"rmse": 0.87, "mae": 0.67}``.
+
+    Raises
+    ------
+    funkrs.exceptions.InvalidParameterError
+        ``test`` is not a :class:`~funkrs.Ratings` or a metric name is unknown.
+    funkrs.exceptions.RatingsError
+        No test pair can be scored for ``"rmse"``/``"mae"``: ``test`` is empty, or every
+        pair has an unknown user or item and the model predicts NaN for them
+        (``unknown="nan"``).
     """
     if not isinstance(test, Ratings):
         raise InvalidParameterError(
@@ -135,7 +144,13 @@ def _accuracy(model: MatrixFactorization, test: Ratings, metrics: list[str]) -> 
     truth = test.values
     keep = ~np.isnan(pred)
     if not keep.any():
-        raise ValueError("no test pair could be predicted (every user or item is unknown)")
+        why = (
+            "the test ratings are empty"
+            if len(test) == 0
+            else f"all {len(test)} pairs have a user or item unknown to the model, which "
+            "predicts NaN for them (unknown='nan'; the default 'baseline' scores them)"
+        )
+        raise RatingsError(f"evaluate: no test pair can be scored for {', '.join(metrics)}: {why}")
     pred, truth = pred[keep], truth[keep]
     funcs = {"rmse": rmse, "mae": mae}
     return {m: funcs[m](truth, pred) for m in metrics}
