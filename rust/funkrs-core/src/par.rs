@@ -92,7 +92,7 @@ pub struct Pool {
 }
 
 /// How long rayon's workers may idle before they may be asleep: an idle worker yields a few
-/// tens of times and then sleeps; *(probe)* an `install` + `broadcast` cost 7 µs while the
+/// tens of times and then sleeps: an `install` + `broadcast` cost 7 µs while the
 /// pool had idled up to 10 µs and 12 µs from 20 µs on (the workers had to be woken).
 const SLEEP_AFTER: Duration = Duration::from_micros(10);
 
@@ -187,7 +187,7 @@ impl Pool {
     /// runs. The second worker then started after 0.07 ms.
     ///
     /// It costs two system calls per worker and one in the caller, plus a broadcast job: 13 µs
-    /// median on two workers *(probe)*, hence [`Pool::install`] calls it only when the
+    /// median on two workers, hence [`Pool::install`] calls it only when the
     /// workers may be asleep. From inside the pool it does nothing. Best effort: a failed
     /// system call leaves the placement to the scheduler.
     pub fn spread(&self) {

@@ -43,10 +43,9 @@ const PREFETCH_AHEAD: usize = 8;
 
 /// Shortest padded row for which the AVX2 loop steps each rating in the pass of the next
 /// one's dot products ([`step_then_dot_avx2`]); shorter rows are stepped right after their
-/// own dot products. Measured with a first version of the one-pass loop in a standalone
-/// probe (4 users interleaved, rows in L2), ns per rating one at a time vs in one pass: 14.2
-/// vs 14.5 at 48 floats, 18.7 vs 17.1 at 64, 22.8 vs 19.4 at 80, 28.8 vs 23.8 at 104; at 32
-/// floats it lost 19% at ML-25M shape (`benchmarks/sgd.py`, 74 → 60M updates/s).
+/// own dot products. The one pass wins from 64 floats on (4 users interleaved, rows in L2:
+/// 17.1 against 18.7 ns per rating at 64, 23.8 against 28.8 at 104) and loses below: at 32
+/// floats it runs `benchmarks/sgd.py` at ML-25M shape about 19% slower.
 const FUSE_MIN_KP: usize = 64;
 
 /// Whether the AVX2 loop steps each rating in the pass of the next one's dot products at
@@ -234,19 +233,10 @@ fn segments<'a>(
 ///
 /// The user row is left to the cache: a segment alternates four users (see
 /// [`super::grid::Grid`]), so their rows stay in L1 while their ratings stream past, and
-/// prefetches of them only took load slots from the kernel. Item rows by contrast are drawn
-/// at random from the whole item group. Measured on this machine's AMD EPYC (2 cores), builds
-/// alternated, medians (`/tmp` probe of back-to-back fits; `benchmarks/sgd.py --model biased
-/// --repeats 2`):
-/// - both rows, every line (until the tenth session) → the item row only, every line:
-///   MovieLens small, k = 100, 20 epochs, 38.1 → 37.4 ms of epochs on one thread, 19.9 →
-///   19.5 ms on two; ML-25M shape, k = 32, 73.5-75.0M → 76.3-76.5M updates/s on one thread,
-///   143.9-152.7M → 150.5-156.8M on two;
-/// - → every other line of the item row: MovieLens small 37.2-37.5 → 36.0-36.4 ms on one
-///   thread, 19.4-19.6 → 19.0-19.2 ms on two (at k = 32 a row is two lines, both still
-///   fetched);
-/// - no prefetch at all: 65.6-67.7M updates/s at ML-25M shape on one thread (10% slower),
-///   36.4-36.9 ms at MovieLens small.
+/// prefetches of them only take load slots from the kernel. Item rows by contrast are drawn
+/// at random from the whole item group. Without any prefetch, `benchmarks/sgd.py` at ML-25M
+/// shape (k = 32, one thread) runs about 10% slower; prefetching the user rows as well, or
+/// every line of the item row, is about 2-4% slower than this.
 #[inline(always)]
 #[allow(clippy::inline_always)] // the SGD inner loop
 fn fetch(x: Params, kp: usize, e: &Entry) {
