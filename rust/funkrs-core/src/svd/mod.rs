@@ -356,6 +356,31 @@ mod tests {
         }
     }
 
+    /// A tall matrix takes the Gram product summed over row parts (and a wide one its
+    /// transpose): accurate, and the same bits for any thread count.
+    #[test]
+    fn tall_gram_by_parts_is_accurate_and_thread_independent() {
+        for (m, n) in [(8200, 30), (30, 8200)] {
+            let a = random(m, n, 11);
+            let seq = check(&a, m, n, SvdMethod::Gram);
+            let direct = check(&a, m, n, SvdMethod::Direct);
+            for (x, y) in seq.s.iter().zip(&direct.s) {
+                assert!((x - y).abs() <= 1e-13 * direct.s[0], "{x} vs {y}");
+            }
+            for threads in [2, 3] {
+                let pool = crate::par::build_pool(threads).unwrap();
+                let par = svd(
+                    MatRef::from_row_major_slice(&a, m, n),
+                    None,
+                    SvdMethod::Gram,
+                    Par::Pool(&pool),
+                )
+                .unwrap();
+                assert_eq!(par, seq, "{m}×{n} on {threads} threads");
+            }
+        }
+    }
+
     #[test]
     fn extreme_scales_do_not_overflow() {
         let base = random(30, 8, 4);
