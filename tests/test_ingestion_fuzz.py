@@ -3,7 +3,8 @@
 Inputs are numpy arrays of every dtype (signed and unsigned integers of all widths with
 their extreme values, floats with NaN, infinities and values too large for float32, bool,
 complex, datetime64, timedelta64, unicode and byte strings, object arrays of mixed Python
-values and ``None``, nested lists, 2-D arrays), mismatched lengths, empty data and duplicate
+values and ``None``, Python lists of any of these values, nested and ragged lists, numpy's
+``StringDType``, masked arrays, 2-D arrays), mismatched lengths, empty data and duplicate
 pairs; Polars frames with columns of any Polars dtype (nulls, categoricals, nested types,
 chunked), also lazy; pandas frames with numpy, nullable, categorical, datetime (with time
 zone), string and object columns, non-string and repeated column labels; pyarrow tables;
@@ -18,10 +19,9 @@ The number of examples follows the Hypothesis profile of ``tests/conftest.py``
 
     FUNKRS_HYPOTHESIS_PROFILE=nightly python -m pytest tests/test_ingestion_fuzz.py
 
-Inputs on which the id normalisation of :mod:`funkrs._vocab` is known to fail are kept out
-of the fuzzed strategies and pinned instead, one case each, by
-``test_id_normalisation_known_failures`` (``xfail(strict=True)``: it starts failing, so
-that the mark gets removed, once the bug is fixed).
+Inputs that once broke the id normalisation of :mod:`funkrs._vocab` (an exception other
+than a FunkrsError, or distinct ids merged) are pinned, one case each with the ids or the
+error message expected, by ``test_id_normalisation_examples``.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from hypothesis.extra import numpy as hnp
 from polars.testing.parametric import series
 
 import funkrs
-from funkrs.exceptions import FunkrsError
+from funkrs.exceptions import FunkrsError, RatingsError
 
 I64 = np.iinfo(np.int64)
 POLICIES = ["error", "last", "mean"]
@@ -97,7 +97,7 @@ def check_valid(r: funkrs.Ratings) -> None:
 def python_id(value: Any) -> int | str:
     """The raw id funkrs should keep for one accepted input value."""
     if isinstance(value, (bytes, np.bytes_)):
-        return bytes(value).decode("ascii")
+        return bytes(value).decode("utf-8")
     if isinstance(value, (str, np.str_)):
         return str(value)
     assert not isinstance(value, (bool, np.bool_))
@@ -156,27 +156,37 @@ def float_arrays(draw: st.DrawFn, n: int, *, ids: bool, clean: bool) -> np.ndarr
     whole = st.integers(-3, 5).map(float)
     if clean:
         elements = whole if ids else whole | st.floats(-1e4, 1e4, width=width)
-    elif ids and width == 64:
-        # Whole floats at or beyond 2**63 as ids are pinned in the known failures.
-        elements = st.one_of(
-            whole,
-            st.floats(-(2.0**62), 2.0**62),
-            st.sampled_from([math.nan, math.inf, -math.inf, 0.5, -0.0]),
-        )
     else:
         elements = whole | st.floats(width=width)
+        if ids and width >= 32:
+            # int64's lowest value, one past its highest, and far beyond
+            elements |= st.sampled_from([-(2.0**63), 2.0**63, 1e30, -1e30])
     return draw(hnp.arrays(dtype, n, elements=elements))
+
+
+STRING_DTYPES: list[Any] = [str]
+if hasattr(np.dtypes, "StringDType"):  # numpy >= 2: variable width, keeps trailing NULs
+    STRING_DTYPES.append(np.dtypes.StringDType())
 
 
 def text_arrays(n: int) -> st.SearchStrategy[np.ndarray]:
     words = st.sampled_from(["a", "b", "ann", "", "é", "\x00x", "日本"]) | st.text(max_size=4)
-    return st.lists(words, min_size=n, max_size=n).map(lambda w: np.array(w, dtype=str))
+    return st.tuples(st.lists(words, min_size=n, max_size=n), st.sampled_from(STRING_DTYPES)).map(
+        lambda wd: np.array(wd[0], dtype=wd[1])
+    )
 
 
 def byte_arrays(n: int) -> st.SearchStrategy[np.ndarray]:
-    # ASCII only: non-ASCII bytes are pinned in the known failures.
-    ascii_bytes = st.binary(max_size=3).filter(lambda b: b.isascii())
-    return st.lists(ascii_bytes, min_size=n, max_size=n).map(lambda w: np.array(w, dtype=bytes))
+    # UTF-8 text, or any bytes (mostly not UTF-8)
+    utf8 = st.text(max_size=2).map(lambda t: t.encode())
+    words = st.sampled_from([b"a", b"b", b"\xc3\xa9", b"\xff"]) | utf8 | st.binary(max_size=3)
+    return st.lists(words, min_size=n, max_size=n).map(lambda w: np.array(w, dtype=bytes))
+
+
+@st.composite
+def masked_arrays(draw: st.DrawFn, n: int) -> np.ndarray:
+    data = draw(int_arrays(n) | text_arrays(n).filter(lambda a: a.dtype.kind == "U"))
+    return np.ma.masked_array(data, mask=draw(hnp.arrays(np.bool_, n)))
 
 
 def other_arrays(n: int) -> st.SearchStrategy[np.ndarray]:
@@ -190,11 +200,10 @@ def other_arrays(n: int) -> st.SearchStrategy[np.ndarray]:
     )
 
 
-def python_values(*, ids: bool) -> st.SearchStrategy[Any]:
+def python_values() -> st.SearchStrategy[Any]:
     """Single Python values as they appear in object arrays and lists."""
-    ints = st.integers(-3, 5) | st.sampled_from([int(I64.min), int(I64.max)])
-    if not ids:
-        ints = ints | st.integers(-(2**80), 2**80) | st.just(10**400)
+    ints = st.integers(-3, 5) | st.sampled_from([int(I64.min), int(I64.max), 2**63, 2**64])
+    ints |= st.integers(-(2**80), 2**80) | st.just(10**400)
     return st.one_of(
         ints,
         st.floats(),
@@ -204,7 +213,9 @@ def python_values(*, ids: bool) -> st.SearchStrategy[Any]:
         st.builds(Decimal, st.integers(-5, 5)),
         st.just(b"ab"),
         st.just(np.int32(4)),
+        st.just(np.uint64(2**64 - 1)),
         st.just(np.float64(2.5)),
+        st.just(np.True_),
         st.just(pd.NA),
         st.just(pd.Timestamp("2020-01-01")),
         st.lists(st.integers(0, 3), max_size=2),
@@ -248,9 +259,11 @@ def id_arrays(draw: st.DrawFn, n: int, *, clean: bool) -> Any:
     messy = st.one_of(
         float_arrays(n, ids=True, clean=False),
         other_arrays(n),
-        # An object array, never a list: a list mixing strings with other values, or
-        # holding ragged lists, is pinned in the known failures.
-        st.lists(python_values(ids=True), min_size=n, max_size=n).map(_object_array),
+        masked_arrays(n),
+        # a list (numpy picks the dtype, or fails on ragged lists) or an object array
+        st.lists(python_values(), min_size=n, max_size=n).flatmap(
+            lambda v: st.sampled_from([v, _object_array(v)])
+        ),
     )
     ids = draw(clean_ids | messy)
     return _list_or_array(draw, ids) if isinstance(ids, list) else ids
@@ -274,7 +287,7 @@ def value_arrays(draw: st.DrawFn, n: int, *, clean: bool) -> Any:
             hnp.arrays(np.longdouble, n, elements=st.floats(-10, 10)),
             text_arrays(n),
             other_arrays(n),
-            st.lists(python_values(ids=False), min_size=n, max_size=n).flatmap(
+            st.lists(python_values(), min_size=n, max_size=n).flatmap(
                 lambda v: st.sampled_from([v, _object_array(v)])
             ),
             st.just([[1.0, 2.0], [3.0]]),  # ragged
@@ -476,7 +489,7 @@ def pandas_frames(draw: st.DrawFn) -> tuple[pd.DataFrame, tuple[Any, Any, Any]]:
             st.lists(st.integers(0, 3) | st.none(), min_size=n, max_size=n),
             st.lists(st.sampled_from(["a", None]), min_size=n, max_size=n),
             st.lists(st.floats(), min_size=n, max_size=n),
-            st.lists(python_values(ids=True), min_size=n, max_size=n),
+            st.lists(python_values(), min_size=n, max_size=n),
             st.lists(st.sampled_from([2**64 - 1, 1]), min_size=n, max_size=n),
         )
 
@@ -579,66 +592,109 @@ def test_read_ratings_files_written_from_frames(
         ingest(lambda: funkrs.read_ratings(path, user, item, rating))
 
 
-# -- known failures of the id normalisation ---------------------------------------------------
-def _xfail(reason: str, raises: type[BaseException]) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, raises=raises, reason=f"funkrs._vocab: {reason}")
+# -- id normalisation: pinned examples -------------------------------------------------------
+def _frame_with_user_column(values: Any) -> pd.DataFrame:
+    return pd.DataFrame({"uid": pd.Series(values, dtype=object), "iid": [1, 2], "r": [4.0, 5.0]})
 
 
-def _distinct_float_ids() -> funkrs.Ratings:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        r = funkrs.Ratings.from_arrays(np.array([1e30, 2e30]), [1, 2], [4.0, 5.0])
-    assert r.n_users == 2, f"distinct user ids merged into {r.user_vocab.ids_array.tolist()}"
-    return r
-
-
-KNOWN_FAILURES = [
-    pytest.param(
-        lambda: funkrs.Ratings.from_arrays(["a", 1], [1, 2], [4.0, 5.0]),
-        id="list-of-str-and-int",
-        marks=_xfail(
-            "normalize_ids checks the object view of a list that numpy turned into '<U' "
-            "strings for trailing NULs and calls int.endswith",
-            AttributeError,
-        ),
+ID_EXAMPLES = [
+    # (id, the user ids given, the raw ids expected or the regex of the RatingsError)
+    ("list-of-str-and-int", ["a", 1], r"^user ids must be all integers or all strings; row 0"),
+    ("list-of-int-and-str", [1, "a"], r"^user ids must be all .* row 1 holds 'a' \(str\)"),
+    ("list-of-str-and-bytes", ["a", b"b"], r"^user ids must be all .* row 1 holds b'b'"),
+    (
+        "object-int-beyond-int64",
+        np.array([2**63, 1], dtype=object),
+        r"^user id at row 0 \(9223372036854775808\) does not fit in int64",
     ),
-    pytest.param(
-        lambda: funkrs.Ratings.from_arrays(np.array([2**63, 1], dtype=object), [1, 2], [4.0, 5.0]),
-        id="object-int-beyond-int64",
-        marks=_xfail(
-            "_normalize_objects casts Python ints >= 2**63 with astype(int64)", OverflowError
-        ),
+    (
+        "object-int-below-int64",
+        np.array([1, -(2**63) - 1], dtype=object),
+        r"^user id at row 1 \(-9223372036854775809\) does not fit in int64",
     ),
-    pytest.param(
-        _distinct_float_ids,
-        id="float-ids-beyond-int64",
-        marks=_xfail(
-            "normalize_ids casts whole floats >= 2**63 with astype(int64): numpy gives "
-            "INT64_MIN for each (a RuntimeWarning), so distinct ids merge",
-            AssertionError,
-        ),
+    (
+        "object-uint64-beyond-int64",
+        np.array([np.uint64(2**64 - 1), 1], dtype=object),
+        r"^user id at row 0 \(18446744073709551615\) does not fit in int64",
     ),
-    pytest.param(
-        lambda: funkrs.Ratings.from_arrays(np.array([b"\xff", b"a"]), [1, 2], [4.0, 5.0]),
-        id="non-ascii-bytes",
-        marks=_xfail("'S' arrays are decoded with astype(str), as ASCII", UnicodeDecodeError),
+    ("float-ids-beyond-int64", np.array([1e30, 2e30]), r"^user id at row 0 \(1e\+30\) does not"),
+    ("float32-id-2**63", np.array([1, 2**63], np.float32), r"^user id at row 1 .* does not fit"),
+    ("float-id-int64-min", np.array([-(2.0**63), 0.0]), [-(2**63), 0]),
+    (
+        "list-of-ints-beyond-int64-as-floats",
+        [-1, 2**63],
+        r"^user id at row 1 \(9223372036854775808\) does not fit in int64",
     ),
-    pytest.param(
-        lambda: funkrs.Ratings.from_arrays([[1, 2], [3]], [1, 2], [4.0, 5.0]),
-        id="ragged-id-lists",
-        marks=_xfail("normalize_ids calls np.asarray on ragged nested lists", ValueError),
+    ("non-ascii-bytes", np.array([b"\xff", b"a"]), r"^user id at row 0 \(b'\\xff'\) is not UTF-8"),
+    ("utf8-bytes", np.array(["é".encode(), b"a"]), ["é", "a"]),
+    ("list-of-bytes", [b"b", b"a"], ["b", "a"]),
+    ("list-of-bytes-with-trailing-nul", [b"a\x00", b"a"], r"^user id at row 0 .* ends with a NUL"),
+    ("list-of-str-with-trailing-nul", ["a", "a\x00"], r"^user id at row 1 .* ends with a NUL"),
+    ("ragged-id-lists", [[1, 2], [3]], r"^user ids are not a one-dimensional array"),
+    ("ragged-id-list-and-int", [1, [2, 3]], r"^user ids are not a one-dimensional array"),
+    ("list-of-int-and-bool", [1, True], r"^user id at row 1 is True; .* not booleans"),
+    ("list-of-float-and-bool", (np.True_, 2.0), r"^user id at row 0 is True; .* not booleans"),
+    (
+        "list-of-int-rounded-as-float",
+        [2**60 + 1, 1.0],
+        r"^user id at row 0 \(1152921504606846977\) is not exactly a float64",
     ),
-    pytest.param(
-        lambda: funkrs.Ratings.from_arrays(
-            np.array(["a", "b"], dtype=np.dtypes.StringDType()), [1, 2], [4.0, 5.0]
-        ),
-        id="numpy-StringDType",
-        marks=_xfail("StringDType ids are cast with astype(str), which numpy refuses", TypeError),
-    ),
+    ("list-of-big-int-and-float", [2**60, 1.0], [2**60, 1]),
+    ("masked-ids", np.ma.masked_array([1, 2], mask=[False, True]), r"^user id at row 1 .*masked"),
+    ("masked-ids-none-masked", np.ma.masked_array(["a", "b"], mask=False), ["a", "b"]),
 ]
+if hasattr(np.dtypes, "StringDType"):
+    string_dtype = np.dtypes.StringDType
+    ID_EXAMPLES += [
+        ("numpy-StringDType", np.array(["b", "a"], dtype=string_dtype()), ["b", "a"]),
+        (
+            "numpy-StringDType-trailing-nul",
+            np.array(["a", "a\x00"], dtype=string_dtype()),
+            r"^user id at row 1 \('a\\x00'\) ends with a NUL",
+        ),
+        (
+            "numpy-StringDType-missing",
+            np.array(["a", None], dtype=string_dtype(na_object=None)),
+            r"^user id at row 1 is missing \(null\)",
+        ),
+    ]
 
 
-@pytest.mark.parametrize("build", KNOWN_FAILURES)
-def test_id_normalisation_known_failures(build: Callable[[], funkrs.Ratings]) -> None:
-    r = ingest(build)
-    assert r is None or r.n_users == 2
+@pytest.mark.parametrize(
+    ("users", "expected"), [e[1:] for e in ID_EXAMPLES], ids=[e[0] for e in ID_EXAMPLES]
+)
+def test_id_normalisation_examples(users: Any, expected: list[Any] | str) -> None:
+    build = lambda: funkrs.Ratings.from_arrays(users, [1, 2], [4.0, 5.0])  # noqa: E731
+    if isinstance(expected, str):
+        with pytest.raises(RatingsError, match=expected):
+            build()
+    else:
+        r = ingest(build)
+        assert r is not None
+        assert r.raw_users().tolist() == expected
+
+
+@pytest.mark.parametrize(
+    ("users", "match"),
+    [
+        (["a", 1], r"^column 'uid': user ids must be all integers or all strings"),
+        ([2**63, 1], r"^column 'uid': .*row 0 .*does not fit in int64"),
+        ([[1, 2], [3]], r"^column 'uid': "),
+    ],
+)
+def test_bad_object_ids_in_a_frame_name_the_column(users: list[Any], match: str) -> None:
+    with pytest.raises(RatingsError, match=match):
+        funkrs.Ratings.from_frame(_frame_with_user_column(users), "uid", "iid", "r")
+
+
+@pytest.mark.parametrize("kind", ["masked", "StringDType"])
+def test_vocabulary_queries_refuse_what_ingestion_refuses(kind: str) -> None:
+    vocab = funkrs.Ratings.from_arrays(["a", "b"], [1, 2], [4.0, 5.0]).user_vocab
+    if kind == "masked":
+        with pytest.raises(RatingsError, match=r"^user id at row 1 is missing \(masked\)"):
+            vocab.numbers(np.ma.masked_array(["a", "b"], mask=[False, True]), what="user")
+    else:
+        if not hasattr(np.dtypes, "StringDType"):
+            pytest.skip("numpy < 2 has no StringDType")
+        query = np.array(["b", "a"], dtype=np.dtypes.StringDType())
+        assert vocab.numbers(query).tolist() == [1, 0]

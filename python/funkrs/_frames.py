@@ -74,12 +74,16 @@ def _pandas_column(col: Any, name: str) -> Column:
             raise RatingsError(f"column {name!r} has a missing (null) value at row {row}")
     values = np.asarray(col.to_numpy())
     try:
-        return pl.Series(name, values)
+        series = pl.Series(name, values)
     except (TypeError, ValueError, OverflowError, pl.exceptions.PolarsError):
         if values.dtype.kind != "O":
             raise RatingsError(f"column {name!r} has unsupported dtype {dtype}") from None
-        # Mixed Python objects: the array checks name the offending row.
+        series = None
+    if series is None or series.dtype == pl.Object:
+        # Python objects that Polars has no type for (mixed, or ints beyond 64 bits): the
+        # array checks of Ratings.from_arrays name the offending row.
         return values
+    return series
 
 
 def _arrow_column(col: Any, name: str) -> pl.Series:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any, Literal
 
 import numpy as np
@@ -12,33 +13,70 @@ from funkrs.exceptions import IndexOutOfRangeError, RatingsError, UnknownIdError
 
 __all__ = ["Vocabulary", "normalize_ids", "show_id"]
 
+I64_MIN, I64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+
 
 def show_id(value: Any) -> str:
     """``repr`` of an id without numpy's type wrapper (``'a'``, not ``np.str_('a')``)."""
-    return repr(value.item() if isinstance(value, np.generic) else value)
+    if isinstance(value, np.generic):
+        item = value.item()
+        # A long double has no Python equivalent: its item is itself.
+        return str(value) if isinstance(item, np.generic) else repr(item)
+    return repr(value)
 
 
 def normalize_ids(values: Any, what: str) -> np.ndarray:
     """Return ``values`` as a 1-D ``int64`` or unicode array, or raise naming the problem.
 
-    Integral floats (``3.0``) become integers; booleans, fractional floats, NaN, ``None`` and
-    mixtures of strings and numbers are rejected.
+    Integral floats (``3.0``) become integers, bytes are decoded as UTF-8 and numpy's
+    ``StringDType`` strings become fixed-width ones. Booleans, fractional floats, NaN,
+    ``None``, masked entries, integers beyond ``int64``, strings ending with a NUL and
+    mixtures of strings and numbers are rejected with a :class:`RatingsError` whose message
+    starts with ``what``.
     """
-    arr = np.asarray(values)
+    arr = _as_array(values, what)
     if arr.ndim != 1:
         arr = arr.reshape(-1) if arr.ndim == 0 else arr
         if arr.ndim != 1:
             raise RatingsError(f"{what} ids must be one-dimensional, got shape {arr.shape}")
+    return _normalize(arr, values, what)
+
+
+def _as_array(values: Any, what: str) -> np.ndarray:
+    """``np.asarray(values)``, refusing masked entries and what numpy cannot make an array of."""
+    if np.ma.isMaskedArray(values):
+        masked = np.ma.getmaskarray(values).reshape(-1)
+        if masked.any():
+            row = int(np.argmax(masked))
+            raise RatingsError(f"{what} id at row {row} is missing (masked)")
+    try:
+        return np.asarray(values)
+    except (TypeError, ValueError, OverflowError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise RatingsError(
+            f"{what} ids are not a one-dimensional array of integers or strings: {first}"
+        ) from None
+
+
+def _normalize(arr: np.ndarray, values: Any, what: str) -> np.ndarray:
+    """:func:`normalize_ids` of the flat array ``arr`` that numpy made of ``values``."""
     kind = arr.dtype.kind
+    if kind in "US" and not isinstance(values, np.ndarray):
+        # numpy turned Python objects into fixed-width strings: that drops trailing NULs
+        # (merging distinct ids) and turns numbers mixed in with strings into text. Check
+        # the objects themselves.
+        return _normalize_objects(_flat_objects(values), what)
+    if kind in "iuf" and isinstance(values, (list, tuple)):
+        _reject_bools(values, what)
     if kind in "iu":
-        if kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
-            raise RatingsError(f"{what} ids do not fit in int64")
+        if kind == "u" and arr.size and int(arr.max()) > I64_MAX:
+            row = int(np.argmax(arr > I64_MAX))
+            raise RatingsError(f"{what} id at row {row} ({int(arr[row])}) does not fit in int64")
         return arr.astype(np.int64, copy=False)
     if kind == "U":
-        if not isinstance(values, np.ndarray):
-            # Building the array from Python strings already dropped trailing NULs.
-            _reject_trailing_nul(np.asarray(values, dtype=object).reshape(-1), what)
         return arr
+    if kind == "S":
+        return _decode_bytes(arr, what)
     if kind == "f":
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
@@ -46,19 +84,57 @@ def normalize_ids(values: Any, what: str) -> np.ndarray:
             raise RatingsError(
                 f"{what} id at row {row} is {show_id(arr[row])}; float ids must be whole numbers"
             )
+        # -2**63 is int64's lowest value, 2**63 one past its highest (a float64 scalar, not
+        # a Python float, which numpy would cast to float16 arrays' type and overflow).
+        limit = np.float64(2.0**63)
+        out = (arr >= limit) | (arr < -limit)
+        if out.any():
+            row = int(np.argmax(out))
+            # A list holding an int beyond int64 next to negative ints becomes floats: show
+            # the value given, not numpy's rounded float.
+            given = arr[row] if isinstance(values, np.ndarray) else _flat_objects(values)[row]
+            raise RatingsError(f"{what} id at row {row} ({show_id(given)}) does not fit in int64")
+        if isinstance(values, (list, tuple)):
+            _reject_rounded(values, arr, what)
         return arr.astype(np.int64)
     if kind == "b":
         raise RatingsError(f"{what} ids must be integers or strings, got booleans")
-    if kind in "OST":
-        return _normalize_objects(arr, what)
+    if kind in "OT":  # "T": numpy's variable-width StringDType, which keeps trailing NULs
+        return _normalize_objects(arr.astype(object, copy=False), what)
     raise RatingsError(f"{what} ids must be integers or strings, got dtype {arr.dtype}")
 
 
+def _flat_objects(values: Any) -> np.ndarray:
+    """The Python objects of ``values``, flat, as numpy's conversion saw them."""
+    return np.asarray(values, dtype=object).reshape(-1)
+
+
+def _reject_bools(values: list[Any] | tuple[Any, ...], what: str) -> None:
+    """Refuse ``True`` in a list of numbers: numpy makes ``1`` of it, merging two ids."""
+    flags = map(isinstance, values, repeat((bool, np.bool_)))  # no Python loop
+    is_bool = np.fromiter(flags, dtype=bool, count=len(values))
+    if is_bool.any():
+        row = int(np.argmax(is_bool))
+        raise RatingsError(
+            f"{what} id at row {row} is {show_id(values[row])}; ids must be integers or strings, "
+            "not booleans"
+        )
+
+
+def _reject_rounded(values: list[Any] | tuple[Any, ...], arr: np.ndarray, what: str) -> None:
+    """Refuse ints that numpy rounded, making floats of a list mixing ints and floats."""
+    given = _flat_objects(values)
+    exact = np.asarray(given == arr.astype(object), dtype=bool)
+    if not exact.all():
+        row = int(np.argmax(~exact))
+        raise RatingsError(
+            f"{what} id at row {row} ({show_id(given[row])}) is not exactly a float64, into "
+            "which numpy turns a list mixing integers and floats; pass integers only"
+        )
+
+
 def _normalize_objects(arr: np.ndarray, what: str) -> np.ndarray:
-    if arr.dtype.kind == "S":
-        return arr.astype(str)
-    if arr.dtype.kind == "T":  # numpy's variable-width StringDType
-        return arr.astype(str)
+    """A flat object array of Python ids as ``int64``, unicode, or an error naming a row."""
     is_none = np.frompyfunc(lambda v: v is None or (isinstance(v, float) and v != v), 1, 1)
     missing = is_none(arr).astype(bool)
     if missing.any():
@@ -66,13 +142,23 @@ def _normalize_objects(arr: np.ndarray, what: str) -> np.ndarray:
         raise RatingsError(f"{what} id at row {row} is missing (null)")
     is_str = np.frompyfunc(lambda v: isinstance(v, str), 1, 1)(arr).astype(bool)
     if is_str.all():
-        _reject_trailing_nul(arr, what)
+        _reject_trailing_nul(arr, "\x00", what)
         return arr.astype(str)
+    if np.frompyfunc(lambda v: isinstance(v, bytes), 1, 1)(arr).astype(bool).all():
+        _reject_trailing_nul(arr, b"\x00", what)
+        return _decode_bytes(arr.astype(bytes), what)
     is_int = np.frompyfunc(
         lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)), 1, 1
     )(arr).astype(bool)
     if is_int.all():
-        return arr.astype(np.int64)
+        try:
+            return arr.astype(np.int64)
+        except OverflowError:
+            big = np.frompyfunc(lambda v: not I64_MIN <= int(v) <= I64_MAX, 1, 1)(arr)
+            row = int(np.argmax(big.astype(bool)))
+            raise RatingsError(
+                f"{what} id at row {row} ({show_id(arr[row])}) does not fit in int64"
+            ) from None
     row = (
         int(np.argmax(~is_str & ~is_int)) if not (is_str | is_int).all() else int(np.argmax(is_str))
     )
@@ -82,15 +168,38 @@ def _normalize_objects(arr: np.ndarray, what: str) -> np.ndarray:
     )
 
 
-def _reject_trailing_nul(arr: np.ndarray, what: str) -> None:
+def _reject_trailing_nul(arr: np.ndarray, nul: str | bytes, what: str) -> None:
     """Numpy's fixed-width strings drop trailing NULs, which would merge distinct ids."""
-    bad = np.frompyfunc(lambda v: v.endswith("\x00"), 1, 1)(arr).astype(bool)
+    bad = np.frompyfunc(lambda v: v.endswith(nul), 1, 1)(arr).astype(bool)
     if bad.any():
         row = int(np.argmax(bad))
         raise RatingsError(
             f"{what} id at row {row} ({arr[row]!r}) ends with a NUL character, which funkrs "
             "cannot store faithfully; strip it first"
         )
+
+
+def _decode_bytes(arr: np.ndarray, what: str) -> np.ndarray:
+    """A flat ``S`` array decoded as UTF-8, or an error naming the first undecodable id."""
+    if arr.dtype.itemsize == 0 or not (np.ascontiguousarray(arr).view(np.uint8) >= 0x80).any():
+        return arr.astype(str)  # ASCII
+    try:
+        return np.asarray(np.char.decode(arr, "utf-8"))
+    except UnicodeDecodeError:
+        bad = np.frompyfunc(_not_utf8, 1, 1)(arr).astype(bool)
+        row = int(np.argmax(bad))
+        raise RatingsError(
+            f"{what} id at row {row} ({show_id(arr[row])}) is not UTF-8; bytes ids are "
+            "decoded as UTF-8 (decode them first)"
+        ) from None
+
+
+def _not_utf8(value: bytes) -> bool:
+    try:
+        value.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
 
 
 def _ucs4_rows(arr: np.ndarray) -> np.ndarray:
@@ -227,13 +336,13 @@ class Vocabulary:
             ``missing`` is neither ``"error"`` nor ``"negative"``.
         """
         check_choice("missing", missing, ("error", "negative"))
-        arr = np.asarray(raw)
+        arr = _as_array(raw, what)
         if arr.ndim == 0:
             arr = arr.reshape(1)
         out = np.full(arr.shape, -1, dtype=np.int64)
         if arr.size == 0:
             return out
-        query = self._query(arr.reshape(-1), what)
+        query = self._query(arr.reshape(-1), raw, what)
         if len(self._ids) == 0:
             found = np.zeros(arr.shape, dtype=bool)
         elif not self.is_string:
@@ -257,9 +366,9 @@ class Vocabulary:
             )
         return out
 
-    def _query(self, arr: np.ndarray, what: str) -> np.ndarray:
-        """``arr`` normalised, or :class:`RatingsError` if it is not of this vocabulary's kind."""
-        query = normalize_ids(arr, what)
+    def _query(self, arr: np.ndarray, raw: Any, what: str) -> np.ndarray:
+        """Flat ``arr`` (made of ``raw``) normalised; :class:`RatingsError` if of the other kind."""
+        query = _normalize(arr, raw, what)
         if (query.dtype.kind == "U") != self.is_string:
             want = "strings" if self.is_string else "integers"
             got = "strings" if query.dtype.kind == "U" else "integers"
@@ -279,7 +388,7 @@ class Vocabulary:
         if self.is_string or len(self._ids) == 0:
             return None
         try:
-            query = normalize_ids(np.asarray(raw), "query")
+            query = normalize_ids(raw, "query")
         except RatingsError:
             return None
         if query.dtype.kind == "U":
