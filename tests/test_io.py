@@ -10,7 +10,12 @@ import pyarrow as pa
 import pytest
 
 import funkrs
-from funkrs.exceptions import InvalidParameterError, RatingsError
+from funkrs.exceptions import (
+    FunkrsError,
+    InvalidParameterError,
+    RatingsError,
+    RatingsFileNotFoundError,
+)
 
 FRAME = {"uid": ["a", "b", "a", "c"], "iid": [1, 1, 2, 3], "stars": [4.0, 3.5, 5.0, 1.0]}
 
@@ -48,8 +53,12 @@ def test_missing_column_is_named(tmp_path: Path) -> None:
 
 
 def test_missing_file_and_unreadable_file(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match=r"nope\.csv"):
+    with pytest.raises(RatingsFileNotFoundError, match=r"not found: .*nope\.csv'$") as info:
         funkrs.read_ratings(tmp_path / "nope.csv")
+    assert isinstance(info.value, FileNotFoundError)
+    assert isinstance(info.value, FunkrsError)
+    with pytest.raises(RatingsError, match="it is not a file"):
+        funkrs.read_ratings(tmp_path)
     bad = tmp_path / "bad.parquet"
     bad.write_bytes(b"this is not parquet")
     with pytest.raises(RatingsError, match=r"cannot read parquet file"):
@@ -59,6 +68,16 @@ def test_missing_file_and_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(RatingsError, match="format="):
         funkrs.read_ratings(odd)
     assert len(funkrs.read_ratings(odd, format="csv")) == 1
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_file_removed_after_the_check_is_reported_as_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    path = tmp_path / f"gone.{fmt}"
+    monkeypatch.setattr(Path, "is_file", lambda self: True)
+    with pytest.raises(RatingsFileNotFoundError, match=rf"not found: .*gone\.{fmt}'$"):
+        funkrs.read_ratings(path)
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ __all__ = [
     "OutOfMemoryError",
     "PoorFitWarning",
     "RatingsError",
+    "RatingsFileNotFoundError",
     "ShapeError",
     "SolverNotFoundError",
     "UnknownIdError",
@@ -63,6 +64,14 @@ class ConvergenceError(FunkrsError, ArithmeticError):
 
 class RatingsError(FunkrsError, ValueError):
     """Rating data is malformed: a missing column, a null or non-finite value, a duplicate."""
+
+
+class RatingsFileNotFoundError(FunkrsError, FileNotFoundError):
+    """A ratings file to read does not exist; the message names the path.
+
+    It is a ``FileNotFoundError`` (an ``OSError``), so code that caught the built-in keeps
+    working.
+    """
 
 
 class NotFittedError(FunkrsError, AttributeError):

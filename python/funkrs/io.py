@@ -11,7 +11,7 @@ import polars as pl
 from funkrs._checks import check_bool, check_choice, show_value
 from funkrs._frames import check_columns, columns_from_frame
 from funkrs._ratings import DuplicatePolicy, Ratings
-from funkrs.exceptions import InvalidParameterError, RatingsError
+from funkrs.exceptions import InvalidParameterError, RatingsError, RatingsFileNotFoundError
 
 __all__ = ["columns_from_frame", "read_ratings"]
 
@@ -58,17 +58,20 @@ def read_ratings(
 
     Raises
     ------
-    FileNotFoundError
-        The file does not exist.
+    RatingsFileNotFoundError
+        The file does not exist (also a ``FileNotFoundError``).
     RatingsError
-        The file cannot be parsed, a column is missing, or a value is invalid.
+        The file is not a regular file or cannot be parsed, a column is missing, or a value
+        is invalid.
     InvalidParameterError
         ``format``, ``separator`` or ``has_header`` is invalid (or, as in
         :meth:`Ratings.from_arrays`, ``rating_scale`` or ``duplicates``).
     """
     p = Path(path)
     if not p.is_file():
-        raise FileNotFoundError(f"ratings file not found: {str(p)!r}")
+        if p.exists():
+            raise RatingsError(f"cannot read {str(p)!r}: it is not a file")
+        raise RatingsFileNotFoundError(f"ratings file not found: {str(p)!r}")
     check_choice("format", format, ("csv", "parquet"), allow_none=True)
     check_bool("has_header", has_header)
     if not isinstance(separator, str) or len(separator.encode()) != 1:
@@ -116,8 +119,8 @@ def _read_frame(
             lf = _scan_csv(p, separator, has_header, infer_schema=False)
             return lf.select(list(dict.fromkeys(cols))).collect()
     except (pl.exceptions.PolarsError, OSError) as exc:
-        if isinstance(exc, FileNotFoundError):
-            raise
+        if isinstance(exc, FileNotFoundError):  # removed since the check in read_ratings
+            raise RatingsFileNotFoundError(f"ratings file not found: {str(p)!r}") from None
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise RatingsError(f"cannot read {fmt} file {str(p)!r}: {first}") from exc
 
