@@ -39,6 +39,7 @@ BUILTINS: dict[str, tuple[type[BaseException], ...]] = {
     "OutOfMemoryError": (MemoryError,),
     "ConvergenceError": (ArithmeticError,),
     "RatingsError": (ValueError,),
+    "RatingsFileNotFoundError": (FileNotFoundError,),
     "NotFittedError": (AttributeError,),
     "UnknownIdError": (LookupError,),
     "ModelFileError": (ValueError,),
