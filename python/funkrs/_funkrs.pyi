@@ -32,8 +32,41 @@ class ImputedSvdDefaults:
     @property
     def max_iter(self) -> int: ...
 
+@final
+class IalsDefaults:
+    @property
+    def n_factors(self) -> int: ...
+    @property
+    def n_iter(self) -> int: ...
+    @property
+    def reg(self) -> float: ...
+    @property
+    def alpha(self) -> float: ...
+    @property
+    def cg_steps(self) -> int: ...
+    @property
+    def init_std(self) -> float: ...
+
 SGD_DEFAULTS: SgdDefaults
 IMPUTED_SVD_DEFAULTS: ImputedSvdDefaults
+IALS_DEFAULTS: IalsDefaults
+
+def ials_fit(
+    users: npt.NDArray[np.uint32],
+    items: npt.NDArray[np.uint32],
+    values: npt.NDArray[np.float32],
+    n_users: int,
+    n_items: int,
+    *,
+    n_factors: int | None = None,
+    n_iter: int | None = None,
+    reg: float | None = None,
+    alpha: float | None = None,
+    cg_steps: int | None = None,
+    init_std: float | None = None,
+    seed: int = 0,
+    n_threads: int | None = None,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], list[float]]: ...
 
 
 def default_n_threads() -> int: ...

@@ -8,6 +8,7 @@ pub mod data;
 pub mod error;
 pub mod foldin;
 mod hint;
+pub mod ials;
 pub mod index;
 pub mod mem;
 pub mod par;

@@ -23,7 +23,18 @@ pub struct ImputedSvdDefaults {
     max_iter: usize,
 }
 
-/// Adds `SGD_DEFAULTS` and `IMPUTED_SVD_DEFAULTS` to the module.
+/// Defaults of `ials_fit` (and of the `implicit-als` solver): `IALS_DEFAULTS`.
+#[pyclass(frozen, get_all, module = "funkrs._funkrs")]
+pub struct IalsDefaults {
+    n_factors: usize,
+    n_iter: usize,
+    reg: f64,
+    alpha: f64,
+    cg_steps: usize,
+    init_std: f64,
+}
+
+/// Adds `SGD_DEFAULTS`, `IMPUTED_SVD_DEFAULTS` and `IALS_DEFAULTS` to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add(
         "SGD_DEFAULTS",
@@ -42,6 +53,18 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
             oversample: implicit::DEFAULT_OVERSAMPLE,
             tol: implicit::DEFAULT_TOL,
             max_iter: implicit::DEFAULT_MAX_ITER,
+        },
+    )?;
+    let d = funkrs_core::ials::IalsParams::default();
+    m.add(
+        "IALS_DEFAULTS",
+        IalsDefaults {
+            n_factors: d.n_factors,
+            n_iter: d.n_iter,
+            reg: f64::from(d.reg),
+            alpha: f64::from(d.alpha),
+            cg_steps: d.cg_steps,
+            init_std: f64::from(d.init_std),
         },
     )?;
     Ok(())

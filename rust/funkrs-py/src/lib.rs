@@ -10,6 +10,7 @@
 mod defaults;
 mod enter;
 mod errors;
+mod ials;
 mod index;
 mod scoring;
 mod sgd;
@@ -20,7 +21,9 @@ use pyo3::prelude::*;
 #[pymodule(gil_used = false)]
 mod _funkrs {
     #[pymodule_export]
-    use crate::defaults::{ImputedSvdDefaults, SgdDefaults};
+    use crate::defaults::{IalsDefaults, ImputedSvdDefaults, SgdDefaults};
+    #[pymodule_export]
+    use crate::ials::ials_fit;
     #[pymodule_export]
     use crate::index::{IdIndex, StrIndex};
     #[pymodule_export]

@@ -1,0 +1,75 @@
+//! `ials_fit`: alternating least squares for implicit feedback.
+
+use funkrs_core::ials::{self, IalsParams};
+use funkrs_core::{FunkError, Interactions};
+use numpy::ndarray::Array2;
+use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1};
+use pyo3::prelude::*;
+
+use crate::enter::enter;
+use crate::errors::PyFunkErr;
+
+type IalsOutput<'py> = (
+    Bound<'py, PyArray2<f32>>,
+    Bound<'py, PyArray2<f32>>,
+    Vec<f64>,
+);
+
+/// Fits implicit-feedback ALS; returns `(X, Y, seconds per iteration)`. Options left at
+/// `None` take the core's defaults.
+#[pyfunction]
+#[pyo3(signature = (users, items, values, n_users, n_items, *, n_factors=None, n_iter=None,
+    reg=None, alpha=None, cg_steps=None, init_std=None, seed=0, n_threads=None))]
+pub fn ials_fit<'py>(
+    py: Python<'py>,
+    users: PyReadonlyArray1<'py, u32>,
+    items: PyReadonlyArray1<'py, u32>,
+    values: PyReadonlyArray1<'py, f32>,
+    n_users: usize,
+    n_items: usize,
+    n_factors: Option<usize>,
+    n_iter: Option<usize>,
+    reg: Option<f32>,
+    alpha: Option<f32>,
+    cg_steps: Option<usize>,
+    init_std: Option<f32>,
+    seed: u64,
+    n_threads: Option<i64>,
+) -> PyResult<IalsOutput<'py>> {
+    let (u, i, v) = (users.as_slice()?, items.as_slice()?, values.as_slice()?);
+    let data = Interactions::new(u, i, v, n_users, n_items).map_err(PyFunkErr)?;
+    let d = IalsParams::default();
+    let params = IalsParams {
+        n_factors: n_factors.unwrap_or(d.n_factors),
+        n_iter: n_iter.unwrap_or(d.n_iter),
+        reg: reg.unwrap_or(d.reg),
+        alpha: alpha.unwrap_or(d.alpha),
+        cg_steps: cg_steps.unwrap_or(d.cg_steps),
+        init_std: init_std.unwrap_or(d.init_std),
+        seed,
+    };
+    let mut stashed: Option<PyErr> = None;
+    let res = enter(py, n_threads, |par| {
+        let mut check = || {
+            #[allow(clippy::redundant_closure_for_method_calls)]
+            // the method is not general over lifetimes
+            let signals = Python::attach(|py| py.check_signals());
+            signals.map_err(|e| {
+                stashed = Some(e);
+                FunkError::Interrupted
+            })
+        };
+        ials::fit(&data, &params, par, &mut check)
+    });
+    if let Some(e) = stashed {
+        return Err(e);
+    }
+    let f = res?;
+    let k = f.n_factors;
+    let shape_err =
+        |e: numpy::ndarray::ShapeError| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
+    let x = Array2::from_shape_vec((n_users, k), f.user_factors).map_err(shape_err)?;
+    let y = Array2::from_shape_vec((n_items, k), f.item_factors).map_err(shape_err)?;
+    let seconds = f.history.iter().map(|s| s.seconds).collect();
+    Ok((x.into_pyarray(py), y.into_pyarray(py), seconds))
+}
