@@ -350,3 +350,18 @@ def test_movielens_accuracy_matches_surprise(ml_split) -> None:
     # funkrs' own defaults (chosen on a validation split of the training data) do better.
     ours = funkrs.evaluate(funkrs.MatrixFactorization(random_state=0).fit(train), test)["rmse"]
     assert ours <= 0.875, ours
+
+
+def test_surprise_defaults_set_sgd_settings_for_funk_sgd_only() -> None:
+    sgd = funkrs.MatrixFactorization.surprise_defaults()
+    assert (sgd.lr, sgd.reg, sgd.init_std) == (0.005, 0.02, 0.1)
+    svd = funkrs.MatrixFactorization.surprise_defaults(
+        solver="imputed-svd", n_factors=3, random_state=0
+    )
+    assert (
+        svd.get_params()
+        == funkrs.MatrixFactorization(
+            solver="imputed-svd", n_factors=3, random_state=0
+        ).get_params()
+    )
+    svd.fit(funkrs.testing.low_rank_ratings())  # nothing it does not take is set

@@ -249,6 +249,7 @@ def test_load_rejects_damaged_headers_naming_the_field(saved: Path, tmp_path: Pa
         (lambda m: m.update(best_epoch=2**70), "best_epoch"),
         (lambda m: m.update(solver=None), "solver must be a string"),
         (lambda m: m.update(history="none"), "history must be a tuple of rows"),
+        (lambda m: m.update(solver_info=[1]), "solver_info must be a mapping"),
         (lambda m: m["history"][0].update(epoch=1.5), "history row 0: epoch"),
         (lambda m: m.update(format_version=True), "format_version"),
         (lambda m: m.update(format_version=FORMAT_VERSION + 1), "upgrade funkrs"),
@@ -269,3 +270,18 @@ def test_a_file_from_another_version_loads_with_a_warning(saved: Path, tmp_path:
         model = funkrs.model.load(other)
     assert caught[0].filename == __file__  # the warning points at the caller of load
     assert model.n_users_ == 40
+
+
+def test_solver_info_is_saved_and_files_without_it_load_empty(small, tmp_path: Path) -> None:
+    model = funkrs.MatrixFactorization(
+        solver="imputed-svd", n_factors=3, solver_options={"path": "implicit"}
+    ).fit(small)
+    assert set(model.solver_info_) == {"path", "n_iter", "residual", "converged"}
+    path = tmp_path / "svd.funkrs"
+    model.save(path)
+    assert _meta(path)["solver_info"] == dict(model.solver_info_)
+    assert funkrs.load(path).solver_info_ == model.solver_info_
+    meta = _meta(path)
+    del meta["solver_info"]
+    old = _with_meta(path, tmp_path / "old.funkrs", meta)
+    assert dict(funkrs.load(old).solver_info_) == {}

@@ -85,6 +85,10 @@ def _cases(s: FittedState) -> list[tuple[FittedState, str]]:
         (_bad(s, history=({"epoch": 1},)), "history row 0 must have the keys"),
         (_bad(s, history=(dict(s.history[0], epoch="one"),)), "history row 0: epoch"),
         (_bad(s, history=(dict(s.history[0], lr=True),)), "history row 0: lr"),
+        (_bad(s, solver_info=[1]), "solver_info must be a mapping with string keys"),
+        (_bad(s, solver_info={1: 2}), "solver_info must be a mapping with string keys"),
+        (_bad(s, solver_info={"x": float("nan")}), "solver_info must hold JSON values"),
+        (_bad(s, solver_info={"x": object()}), "solver_info must hold JSON values"),
     ]
 
 
@@ -141,3 +145,15 @@ def test_persistence_and_the_state_do_not_import_the_estimator() -> None:
     assert "funkrs.__version__" not in persistence  # the version comes from funkrs._funkrs
     modules = {m.split(".")[1] for m in _imports(SRC / "_state.py") if m.startswith("funkrs.")}
     assert modules <= {"_vocab", "exceptions"}  # a leaf: numpy, the vocabulary, the errors
+
+
+def test_solver_info_is_a_read_only_view(fitted: funkrs.MatrixFactorization) -> None:
+    model = funkrs.MatrixFactorization(
+        solver="imputed-svd", n_factors=3, solver_options={"path": "implicit"}
+    ).fit(funkrs.testing.low_rank_ratings())
+    info = model.solver_info_
+    assert info["path"] == "implicit"
+    assert info["converged"] is True
+    with pytest.raises(TypeError):
+        info["path"] = "dense"  # type: ignore[index]
+    assert fitted.solver_info_ == {}  # funk-sgd reports nothing beyond its history

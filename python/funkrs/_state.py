@@ -9,9 +9,11 @@ state read from a file is either fully usable or rejected with the name of the b
 from __future__ import annotations
 
 import dataclasses
+import json
 import numbers
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Generic, TypeVar, cast, overload
 
 import numpy as np
@@ -90,6 +92,8 @@ class FittedState:
         With early stopping, the epoch whose parameters these are.
     solver : str
         Name of the solver that produced the state.
+    solver_info : dict
+        The solver's diagnostics (``Factors.info``): string keys, JSON values.
     """
 
     user_factors: np.ndarray
@@ -107,6 +111,7 @@ class FittedState:
     history: tuple[dict[str, Any], ...] = ()
     best_epoch: int | None = None
     solver: str = ""
+    solver_info: dict[str, Any] = field(default_factory=dict)
 
     @property
     def n_users(self) -> int:
@@ -170,6 +175,16 @@ def _check_scalars(state: FittedState, error: type[Exception]) -> None:
         raise error(f"best_epoch must be None or an integer >= 0, got {best!r}")
     if not isinstance(state.solver, str):
         raise error(f"solver must be a string, got {state.solver!r}")
+    _check_info(state.solver_info, error)
+
+
+def _check_info(info: Any, error: type[Exception]) -> None:
+    if not isinstance(info, dict) or not all(isinstance(k, str) for k in info):
+        raise error(f"solver_info must be a mapping with string keys, got {info!r}")
+    try:
+        json.dumps(info, allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise error(f"solver_info must hold JSON values only: {exc}") from None
 
 
 def _is_real(value: Any) -> bool:
@@ -355,6 +370,15 @@ class FittedAttributes:
     )
     _seen_indptr = StateField[np.ndarray]("seen_indptr", "CSR row pointers of seen items.")
     _seen_indices = StateField[np.ndarray]("seen_indices", "CSR item numbers of seen items.")
+
+    @property
+    def solver_info_(self) -> Mapping[str, Any]:
+        """The solver's diagnostics from the fit (read-only; empty if it reported none).
+
+        For example ``imputed-svd``'s ``path``, ``n_iter``, ``residual`` and ``converged``.
+        Model files keep them; files written without them load with an empty mapping.
+        """
+        return MappingProxyType(self._fitted().solver_info)
 
     @property
     def n_users_(self) -> int:

@@ -20,6 +20,7 @@ __all__ = [
     "RatingsError",
     "RatingsFileNotFoundError",
     "ShapeError",
+    "SolverNameClashWarning",
     "SolverNotFoundError",
     "UnknownIdError",
 ]
@@ -96,4 +97,12 @@ class PoorFitWarning(UserWarning):
     ``μ + b_u + b_i`` alone predicting held-out ratings better than the factor model means
     the hyperparameters do not suit the data (most often ``lr`` too large or ``reg`` too
     small).
+    """
+
+
+class SolverNameClashWarning(UserWarning):
+    """Two solvers claim the same registry name; the message names both and which one holds it.
+
+    The first claim keeps the name (built-ins, then entry points, then ``register`` calls),
+    unless ``funkrs.solvers.register(name, overwrite=True)`` takes it over.
     """

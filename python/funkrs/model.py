@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -39,7 +38,7 @@ from funkrs.exceptions import (
 )
 
 if TYPE_CHECKING:
-    from funkrs.solvers import EpochCallback, Factors
+    from funkrs.solvers import Capabilities, EpochCallback, Factors
 
 __all__ = ["MatrixFactorization", "load"]
 
@@ -50,9 +49,12 @@ _POLICIES = ("baseline", "nan", "error")
 class MatrixFactorization(ScoringMixin, BaseEstimator):
     """Matrix factorization for explicit ratings: ``r̂ = μ + b_u + b_i + p_u·q_i``.
 
-    The solver is chosen by name (see :func:`funkrs.solvers.available`); parameters that
-    every solver understands are named arguments, solver-specific ones go in
-    ``solver_options``.
+    The solver is chosen by name (see :func:`funkrs.solvers.available`). ``n_factors``,
+    ``random_state`` and ``n_threads`` go to every solver. ``n_epochs``, ``lr``, ``reg``,
+    ``init_std`` and ``biased`` are options of the solvers that take them (funk-sgd, the
+    default, takes all five; see :func:`funkrs.solvers.capabilities`); setting one away from
+    its default for a solver that does not take it is an ``InvalidParameterError`` naming
+    it. Every other solver setting goes in ``solver_options``.
 
     The names follow Surprise's ``SVD``. The defaults are the Rust core's
     (``funkrs._funkrs.SGD_DEFAULTS``): ``n_factors=100, n_epochs=20, lr=0.025, reg=0.035,
@@ -72,15 +74,16 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
     n_factors : int
         Number of latent factors.
     n_epochs : int
-        Passes over the training ratings (iterative solvers). Surprise: 20.
+        Passes over the training ratings (funk-sgd). Surprise: 20.
     lr : float
-        Learning rate (SGD). Surprise: 0.005.
+        Learning rate (funk-sgd). Surprise: 0.005.
     reg : float
-        L2 regularisation of factors and biases. Surprise: 0.02.
+        L2 regularisation of factors and biases (funk-sgd); also the default ``reg`` of
+        :meth:`fold_in`. Surprise: 0.02.
     init_std : float
-        Standard deviation of the random initial factors (SGD).
+        Standard deviation of the random initial factors (funk-sgd).
     biased : bool
-        Learn ``μ + b_u + b_i`` (Funk SVD as in Surprise's ``SVD``); False gives ``p_u·q_i``.
+        Learn ``μ + b_u + b_i`` (funk-sgd, as Surprise's ``SVD``); False gives ``p_u·q_i``.
     random_state : int, numpy.random.Generator or None
         Seed. With an int, refitting gives bit-identical factors whatever ``n_threads`` is.
     n_threads : int or None
@@ -169,8 +172,13 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         MatrixFactorization(lr=0.005, reg=0.02, init_std=0.1, random_state=0,
                             solver_options={'standardize': False})
         """
-        merged = {**cls.SURPRISE_DEFAULTS, **params}
-        if merged.get("solver", "funk-sgd") == "funk-sgd":
+        sgd = params.get("solver", "funk-sgd") == "funk-sgd"
+        # Only funk-sgd takes Surprise's SGD settings; other solvers get n_factors alone.
+        defaults = (
+            cls.SURPRISE_DEFAULTS if sgd else {"n_factors": cls.SURPRISE_DEFAULTS["n_factors"]}
+        )
+        merged = {**defaults, **params}
+        if sgd:
             merged["solver_options"] = {
                 "standardize": False,
                 **(params.get("solver_options") or {}),
@@ -267,31 +275,35 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         require_ratings("fit", "ratings", ratings)
         if validation is not None:
             require_ratings("fit", "validation", validation)
-        params = self._fit_params()
-        solver = self._make_solver()
+        n_factors = self._check_params()
+        solver, caps = self._make_solver_and_capabilities()
+        _check_feedback(self.solver, caps, ratings)
         seed = _seed(check_random_state("random_state", self.random_state))
+        params = _solvers.SolverParams(n_factors=n_factors, seed=seed, n_threads=self._threads())
         extra: dict[str, Any] = {}
         if validation is not None:
-            extra["validation"] = _validation_set(solver, ratings, validation)
-        factors = solver.fit(
-            ratings, params, seed=seed, n_threads=self._threads(), callback=callback, **extra
-        )
-        factors = factors.validate(ratings.n_users, ratings.n_items)
-        self._set_fitted(ratings, factors)
+            if not caps.supports_validation:
+                raise InvalidParameterError(
+                    f"validation: solver {self.solver!r} does not support validation ratings "
+                    "(it does not declare supports_validation = True)"
+                )
+            extra["validation"] = _validation_set(ratings, validation)
+        if callback is not None and caps.supports_callback:
+            extra["callback"] = callback
+        factors = solver.fit(ratings, params, **extra)
+        self._set_fitted(ratings, _checked_factors(factors, ratings, self.solver, caps, n_factors))
         return self
 
-    def _fit_params(self) -> _solvers.FitParams:
-        """The shared hyperparameters, checked; every other option is checked too."""
-        params = _solvers.FitParams(
-            n_factors=check_int("n_factors", self.n_factors, minimum=1, maximum=INT64_MAX),
-            n_epochs=check_int("n_epochs", self.n_epochs, minimum=0, maximum=INT64_MAX),
-            lr=check_float("lr", self.lr, minimum=0, exclusive_minimum=True),
-            reg=check_float("reg", self.reg, minimum=0),
-            init_std=check_float("init_std", self.init_std, minimum=0),
-            biased=check_bool("biased", self.biased),
-        )
+    def _check_params(self) -> int:
+        """Check every parameter the estimator owns; return ``n_factors``."""
+        n_factors = check_int("n_factors", self.n_factors, minimum=1, maximum=INT64_MAX)
+        check_int("n_epochs", self.n_epochs, minimum=0, maximum=INT64_MAX)
+        check_float("lr", self.lr, minimum=0, exclusive_minimum=True)
+        check_float("reg", self.reg, minimum=0)
+        check_float("init_std", self.init_std, minimum=0)
+        check_bool("biased", self.biased)
         self._check_policies()
-        return params
+        return n_factors
 
     def _check_policies(self) -> None:
         """Check the options that scoring reads (also checked when a model file is loaded)."""
@@ -304,23 +316,53 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         return check_int("n_threads", self.n_threads, minimum=1, maximum=INT64_MAX, allow_none=True)
 
     def _make_solver(self) -> Any:
+        """The solver instance, built from ``solver_options`` and the routed arguments."""
+        return self._make_solver_and_capabilities()[0]
+
+    def _make_solver_and_capabilities(self) -> tuple[Any, Capabilities]:
         if not isinstance(self.solver, str):
             raise InvalidParameterError(
                 f"solver must be the name of a registered solver, got {show_value(self.solver)}"
             )
         cls = _solvers.get(self.solver)
+        caps = _solvers.capabilities(cls)
         if self.solver_options is not None and not isinstance(self.solver_options, Mapping):
             raise InvalidParameterError(
                 f"solver_options must be a mapping of option names to values or None, got "
                 f"{show_value(self.solver_options)}"
             )
         options = dict(self.solver_options or {})
+        options.update(self._routed(caps, options))
         try:
-            return cls(**options)
+            if caps.protocol_version == 1:
+                from funkrs.solvers._v1 import V1Solver
+
+                return V1Solver(cls, options), caps
+            return cls(**options), caps
         except TypeError as exc:  # an unknown option, or a bad value (InvalidParameterError)
             raise InvalidParameterError(
                 f"invalid solver_options for solver {self.solver!r}: {exc}"
             ) from None
+
+    def _routed(self, caps: Capabilities, options: Mapping[str, Any]) -> dict[str, Any]:
+        """The estimator arguments that are options of this solver; reject the others if set."""
+        routed: dict[str, Any] = {}
+        for name in _solvers.ESTIMATOR_PARAMS:
+            value, default = getattr(self, name), ROUTED_DEFAULTS[name]
+            if name in caps.estimator_params:
+                if name in options:
+                    raise InvalidParameterError(
+                        f"solver_options[{name!r}]: {name} is an argument of "
+                        f"{type(self).__name__}; pass {name}={show_value(options[name])} there"
+                    )
+                routed[name] = value
+            elif not _is_default(value, default):
+                raise InvalidParameterError(
+                    f"{name}={show_value(value)}: solver {self.solver!r} does not take {name}; "
+                    f"leave it at its default ({default!r}) or choose a solver that takes it "
+                    "(its own settings go in solver_options)"
+                )
+        return routed
 
     def _set_fitted(self, ratings: Ratings, f: Factors) -> None:
         weight = _popularity_weight(self.popularity_weight)
@@ -349,6 +391,7 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
             history=history_rows(f.history),
             best_epoch=f.best_epoch,
             solver=self.solver,
+            solver_info=dict(f.info),
         )
         self._adopt(state)
 
@@ -445,7 +488,7 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
             written.
         """
         state = self._fitted()
-        self._fit_params()
+        self._check_params()
         check_random_state("random_state", self.random_state)
         params = self.get_params()
         if isinstance(params.get("random_state"), np.random.Generator):
@@ -470,7 +513,7 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
                 f"{where} is damaged: params do not fit {cls.__name__}: {exc}"
             ) from None
         try:
-            model._fit_params()
+            model._check_params()
             check_random_state("random_state", model.random_state)
         except FunkrsError as exc:
             raise ModelFileError(f"{where} is damaged: params: {exc}") from None
@@ -518,11 +561,51 @@ def history_frame(history: Sequence[Mapping[str, Any]]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=HISTORY_SCHEMA)
 
 
-def _validation_set(solver: Any, train: Ratings, validation: Ratings) -> _solvers.ValidationSet:
-    if "validation" not in inspect.signature(solver.fit).parameters:
+#: The defaults of the estimator arguments in :data:`funkrs.solvers.ESTIMATOR_PARAMS`.
+ROUTED_DEFAULTS: dict[str, Any] = {
+    "n_epochs": SGD_DEFAULTS.n_epochs,
+    "lr": SGD_DEFAULTS.lr,
+    "reg": SGD_DEFAULTS.reg,
+    "init_std": SGD_DEFAULTS.init_std,
+    "biased": True,
+}
+
+
+def _is_default(value: Any, default: Any) -> bool:
+    if isinstance(default, bool):
+        return isinstance(value, (bool, np.bool_)) and bool(value) is default
+    return not isinstance(value, (bool, np.bool_)) and is_real(value) and value == default
+
+
+def _check_feedback(name: str, caps: Capabilities, ratings: Ratings) -> None:
+    """An explicit-feedback solver needs rating values, not bare interactions."""
+    if caps.feedback == "explicit" and getattr(ratings, "implicit", False):
         raise InvalidParameterError(
-            f"validation: solver {type(solver).name!r} does not support validation ratings"
+            f"solver {name!r} fits rating values (feedback='explicit'), but these ratings are "
+            "interactions without values; use an implicit-feedback solver"
         )
+
+
+def _checked_factors(
+    factors: Any, ratings: Ratings, name: str, caps: Capabilities, n_factors: int
+) -> Factors:
+    """What ``fit`` returned, validated, with its width checked against ``n_factors``."""
+    if not isinstance(factors, _solvers.Factors):
+        raise InvalidParameterError(
+            f"solver {name!r} returned {type(factors).__name__}, not funkrs.solvers.Factors"
+        )
+    checked = factors.validate(ratings.n_users, ratings.n_items, solver=name)
+    k = checked.user_factors.shape[1]
+    if caps.protocol_version >= 2 and (k > n_factors or (k < n_factors and not caps.rank_limited)):
+        raise ShapeError(
+            f"solver {name!r} returned {k} factor columns for n_factors={n_factors}; a solver "
+            "returns exactly n_factors columns, or at most that many if it declares "
+            "rank_limited = True"
+        )
+    return checked
+
+
+def _validation_set(train: Ratings, validation: Ratings) -> _solvers.ValidationSet:
     return _solvers.ValidationSet(
         users=train.user_vocab.numbers(validation.raw_users(), missing="negative", what="user"),
         items=train.item_vocab.numbers(validation.raw_items(), missing="negative", what="item"),

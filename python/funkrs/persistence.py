@@ -4,7 +4,7 @@ A model file is numpy's ``.npz`` (a zip archive of ``.npy`` members, written wit
 ``allow_pickle=False``): the factor, bias, id and seen-items arrays of a
 :class:`~funkrs._state.FittedState`, and a ``meta`` member holding a UTF-8 JSON header
 (``magic``, ``format_version``, ``funkrs_version``, the estimator's parameters and the
-state's scalar fields and history).
+state's scalar fields, history and ``solver_info``).
 
 This module knows the fitted state and a parameters dict, not the estimator:
 :meth:`funkrs.MatrixFactorization.save` calls :func:`write_state` and :func:`funkrs.load`
@@ -74,6 +74,7 @@ def write_state(path: str | os.PathLike[str], params: dict[str, Any], state: Fit
         "rating_scale": [float(v) for v in state.rating_scale],
         "history": list(state.history),
         "best_epoch": state.best_epoch,
+        "solver_info": dict(state.solver_info),
     }
     try:
         header = json.dumps(meta, allow_nan=False)
@@ -107,7 +108,9 @@ def _unsaveable(meta: dict[str, Any], exc: BaseException) -> str:
     """The message for a header that JSON cannot hold, naming the first such parameter."""
     params = meta["params"] if isinstance(meta.get("params"), dict) else {}
     fields = [(f"parameter {name}", value) for name, value in params.items()]
-    fields += [(field, meta[field]) for field in ("history", "best_epoch") if field in meta]
+    fields += [
+        (field, meta[field]) for field in ("history", "best_epoch", "solver_info") if field in meta
+    ]
     for where, value in fields:
         problem = _json_problem(value)
         if problem is not None:
@@ -262,6 +265,8 @@ def _build_state(p: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -
         history=history_rows(meta.get("history", [])),
         best_epoch=meta.get("best_epoch"),
         solver=meta["solver"],
+        # Files written before solver diagnostics were kept have none.
+        solver_info=meta.get("solver_info", {}),
     )
     try:
         state.validate(ModelFileError)

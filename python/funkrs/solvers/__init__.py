@@ -1,29 +1,82 @@
-"""The solver registry: swap solvers by name, or plug in your own.
+"""The solver registry and the solver protocol (version 2): swap solvers by name, or add your own.
 
 Built-in solvers are imported lazily on first use. Third-party packages add solvers with the
 entry-point group ``funkrs.solvers`` (``name = "package.module:SolverClass"``) or at run time
 with the :func:`register` decorator. A plugin that fails to import only warns; it never breaks
-``import funkrs``.
+``import funkrs``. Built-in and third-party solvers go through the same checks.
 
-A solver is a class whose constructor takes the solver-specific options (the
-``solver_options`` mapping of :class:`funkrs.MatrixFactorization`, as keyword arguments) and
-whose :meth:`Solver.fit` turns :class:`funkrs.Ratings` into :class:`Factors`.
+The protocol
+------------
+A solver is a class. Its constructor takes the solver's options as keyword arguments: the
+``solver_options`` of :class:`funkrs.MatrixFactorization`, plus those of the estimator's named
+arguments the solver declares in ``estimator_params``. Its ``fit(ratings, params, **extra)``
+turns :class:`funkrs.Ratings` and the :class:`SolverParams` every solver gets (``n_factors``,
+``seed``, ``n_threads``) into :class:`Factors`. The class declares what it accepts:
+
+``protocol_version = 2``
+    Required; a class without it is a version-1 solver (see below).
+``feedback`` : ``"explicit"`` (default) or ``"implicit"``
+    ``"explicit"`` models fit rating values and are judged by RMSE; ``"implicit"`` models use
+    whether a user interacted with an item (values at most as weights) and are judged by their
+    top-N lists (their predictions are scores, not ratings).
+``supports_validation`` : bool, default False
+    ``fit`` accepts ``validation=`` (a :class:`ValidationSet`). Otherwise
+    ``MatrixFactorization.fit(validation=...)`` is an ``InvalidParameterError``.
+``supports_callback`` : bool, default False
+    ``fit`` accepts ``callback=`` (an :data:`EpochCallback`) and calls it once per epoch.
+    Otherwise the solver has no epochs, never gets a callback and never calls one.
+``estimator_params`` : frozenset of str, default empty
+    Which of the estimator's named arguments in :data:`ESTIMATOR_PARAMS` are this solver's
+    options; the estimator passes their values to the constructor. One of them set away from
+    its default for a solver that does not declare it is an ``InvalidParameterError``.
+``rank_limited`` : bool, default False
+    ``fit`` may return fewer than ``n_factors`` factor columns (a rank-limited method, or none
+    at all for a model without a latent space); never more. Otherwise the width must equal
+    ``n_factors``.
+
+``extra`` holds ``validation`` and ``callback`` only when the solver declares them and the
+caller gave them. :func:`capabilities` reads the declarations, checked.
+
+Names
+-----
+A name belongs to whoever claims it first, in this order: the built-in solvers, then entry
+points (in the order :func:`importlib.metadata.entry_points` lists them), then
+:func:`register` calls as they run (the first :func:`register` call loads the entry points, so
+the order does not depend on when the registry is first used). A later claim of a taken name
+is ignored with a :class:`~funkrs.exceptions.SolverNameClashWarning` naming both sources,
+unless it is ``register(name, overwrite=True)``, which takes the name over (with the same
+warning).
+
+Version 1 (deprecated)
+----------------------
+A class without ``protocol_version = 2`` is a version-1 solver: its ``fit(ratings,
+FitParams, *, seed, n_threads, callback=None)`` gets every hyperparameter in a
+:class:`FitParams`, declares nothing, and its output width is not checked. It keeps working,
+and each fit issues a ``DeprecationWarning`` saying what to change. The built-in solvers also
+accept that call (a :class:`FitParams` and ``seed``/``n_threads`` keywords) from code that
+drives them directly.
 
 Examples
 --------
 >>> import funkrs
 >>> "funk-sgd" in funkrs.solvers.available()
 True
+>>> funkrs.solvers.capabilities("funk-sgd").supports_validation
+True
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import importlib
+import inspect
+import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
+from importlib.metadata import EntryPoint, entry_points
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
@@ -33,6 +86,7 @@ from funkrs.exceptions import (
     InvalidParameterError,
     NonFiniteError,
     ShapeError,
+    SolverNameClashWarning,
     SolverNotFoundError,
 )
 
@@ -41,17 +95,29 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "ESTIMATOR_PARAMS",
+    "PROTOCOL_VERSION",
+    "Capabilities",
     "EpochCallback",
-    "ValidationSet",
     "Factors",
     "FitParams",
     "Solver",
+    "SolverParams",
+    "ValidationSet",
     "available",
+    "capabilities",
     "get",
     "register",
 ]
 
 ENTRY_POINT_GROUP = "funkrs.solvers"
+
+#: The current version of the solver protocol.
+PROTOCOL_VERSION = 2
+
+#: The estimator's named arguments that are solver options (funk-sgd's, by default): a solver
+#: lists the ones it takes in ``estimator_params``.
+ESTIMATOR_PARAMS: tuple[str, ...] = ("n_epochs", "lr", "reg", "init_std", "biased")
 
 #: Called after each epoch with a dict of ``epoch``, ``feature``, ``train_rmse``,
 #: ``validation_rmse``, ``lr`` and ``seconds``; returning ``False`` stops training.
@@ -63,7 +129,7 @@ class ValidationSet:
     """Held-out ratings in the training data's inner ids (``-1`` for ids unseen in training).
 
     Built by :meth:`funkrs.MatrixFactorization.fit` from its ``validation`` argument and passed
-    to solvers whose ``fit`` accepts a ``validation`` keyword.
+    to solvers that declare ``supports_validation = True``.
     """
 
     users: np.ndarray
@@ -73,8 +139,27 @@ class ValidationSet:
 
 
 @dataclass(frozen=True)
+class SolverParams:
+    """What every solver's ``fit`` gets besides the ratings (protocol version 2).
+
+    Attributes
+    ----------
+    n_factors : int
+        Width of the factor matrices to return (at most this with ``rank_limited``).
+    seed : int
+        64-bit seed; a fixed seed must give bit-identical factors at any ``n_threads``.
+    n_threads : int or None
+        Threads to use; None means the library default (``FUNKRS_NUM_THREADS`` or all cores).
+    """
+
+    n_factors: int
+    seed: int = 0
+    n_threads: int | None = None
+
+
+@dataclass(frozen=True)
 class FitParams:
-    """Hyperparameters shared by every solver (each solver documents which it uses).
+    """The hyperparameters a version-1 solver's ``fit`` gets (deprecated; see the module).
 
     The defaults are the Rust core's (``funkrs._funkrs.SGD_DEFAULTS``).
     """
@@ -111,6 +196,10 @@ class Factors:
         The parameters were trained for top-N lists and already rank often-chosen items up
         (a ranking objective, PureSVD's zero fill, item counts), so ``recommend`` adds no
         popularity term under ``popularity_weight="auto"``.
+    info : mapping
+        The solver's diagnostics (iterations, residuals, convergence, ...): string keys and
+        JSON values (numbers, strings, booleans, None, lists and mappings of them). The
+        fitted model exposes them as ``solver_info_`` and model files keep them.
     """
 
     user_factors: np.ndarray
@@ -122,9 +211,17 @@ class Factors:
     history: list[dict[str, Any]] = field(default_factory=list)
     best_epoch: int | None = None
     ranking: bool = False
+    info: Mapping[str, Any] = field(default_factory=dict)
 
-    def validate(self, n_users: int, n_items: int, n_factors: int | None = None) -> Factors:
-        """Check shapes, dtypes and finiteness; return a copy with canonical dtypes."""
+    def validate(
+        self, n_users: int, n_items: int, n_factors: int | None = None, *, solver: str = ""
+    ) -> Factors:
+        """Check shapes, dtypes, finiteness and ``info``; return a copy with canonical dtypes.
+
+        ``n_factors`` (if given) is the exact width required; ``solver`` names the solver in
+        the messages.
+        """
+        who = f"solver {solver!r}" if solver else "solver"
         p = np.ascontiguousarray(self.user_factors, dtype=np.float32)
         q = np.ascontiguousarray(self.item_factors, dtype=np.float32)
         bu = np.ascontiguousarray(self.user_bias, dtype=np.float32).reshape(-1)
@@ -138,9 +235,9 @@ class Factors:
         }
         for name, (got, want) in expected.items():
             if got != want:
-                raise ShapeError(f"solver returned {name} of shape {got}, expected {want}")
+                raise ShapeError(f"{who} returned {name} of shape {got}, expected {want}")
         if n_factors is not None and k != n_factors:
-            raise ShapeError(f"solver returned {k} factors, expected {n_factors}")
+            raise ShapeError(f"{who} returned {k} factors, expected {n_factors}")
         for name, arr in (
             ("user_factors", p),
             ("item_factors", q),
@@ -148,39 +245,199 @@ class Factors:
             ("item_bias", bi),
         ):
             if not np.isfinite(arr).all():
-                raise NonFiniteError(f"solver returned non-finite values in {name}")
+                raise NonFiniteError(f"{who} returned non-finite values in {name}")
         mu = float(self.global_mean)
         if not np.isfinite(mu):
-            raise NonFiniteError("solver returned a non-finite global_mean")
+            raise NonFiniteError(f"{who} returned a non-finite global_mean")
+        info = plain_info(self.info, who)
         return Factors(
-            p, q, bu, bi, mu, bool(self.biased), list(self.history), self.best_epoch, self.ranking
+            p,
+            q,
+            bu,
+            bi,
+            mu,
+            bool(self.biased),
+            list(self.history),
+            self.best_epoch,
+            self.ranking,
+            info,
         )
+
+
+def plain_info(info: Any, who: str = "solver") -> dict[str, Any]:
+    """``info`` as a plain JSON-compatible dict (numpy scalars become Python numbers).
+
+    Raises
+    ------
+    InvalidParameterError
+        ``info`` is not a mapping with string keys, or holds a value JSON cannot represent
+        (an object, NaN or infinity); the message names the key.
+    """
+    if not isinstance(info, Mapping):
+        raise InvalidParameterError(
+            f"{who} returned info of type {type(info).__name__}, not a mapping"
+        )
+    return {str(k): _json_value(v, f"{who} info[{k!r}]") for k, v in _str_keys(info, who).items()}
+
+
+def _str_keys(info: Mapping[Any, Any], who: str) -> Mapping[str, Any]:
+    for key in info:
+        if not isinstance(key, str):
+            raise InvalidParameterError(f"{who} returned info with a non-string key {key!r}")
+    return info
+
+
+def _json_value(value: Any, where: str) -> Any:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidParameterError(f"{where} is {value}, which a model file cannot hold")
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_json_value(v, f"{where}[{j}]") for j, v in enumerate(value)]
+    if isinstance(value, Mapping):
+        return {
+            str(k): _json_value(v, f"{where}[{k!r}]") for k, v in _str_keys(value, where).items()
+        }
+    raise InvalidParameterError(
+        f"{where} is a {type(value).__name__}; solver info holds numbers, strings, booleans, "
+        "None, and lists or mappings of them"
+    )
 
 
 @runtime_checkable
 class Solver(Protocol):
-    """The interface every solver implements.
-
-    The constructor receives ``solver_options`` as keyword arguments and should reject
-    unknown ones with ``TypeError``. A solver that can score held-out ratings during
-    training also accepts a ``validation`` keyword (a :class:`ValidationSet`).
-    """
+    """The interface every solver implements (protocol version 2; see the module docs)."""
 
     name: ClassVar[str]
+    protocol_version: ClassVar[int]
 
-    def fit(
-        self,
-        ratings: Ratings,
-        params: FitParams,
-        *,
-        seed: int,
-        n_threads: int | None,
-        callback: EpochCallback | None = None,
-    ) -> Factors:
+    def fit(self, ratings: Ratings, params: SolverParams, **extra: Any) -> Factors:
         """Learn factors from ``ratings``; see :class:`Factors` for the contract."""
         ...
 
 
+@dataclass(frozen=True)
+class Capabilities:
+    """What a solver class declares (see the module docs); built by :func:`capabilities`."""
+
+    protocol_version: int
+    feedback: Literal["explicit", "implicit"] = "explicit"
+    supports_validation: bool = False
+    supports_callback: bool = False
+    estimator_params: frozenset[str] = frozenset()
+    rank_limited: bool = False
+
+
+def capabilities(solver: str | type[Any]) -> Capabilities:
+    """The checked declarations of a solver class, or of the solver registered as ``solver``.
+
+    A version-1 class gets the version-1 behaviour: every estimator argument goes to its
+    :class:`FitParams`, it always gets the callback, and it takes ``validation`` when its
+    ``fit`` has such a parameter.
+
+    Raises
+    ------
+    SolverNotFoundError
+        ``solver`` is a name and no such solver is registered.
+    InvalidParameterError
+        A declaration has the wrong type or value (the message names it).
+    """
+    cls = get(solver) if isinstance(solver, str) else solver
+    return _declared(cls, getattr(cls, "name", cls.__name__))
+
+
+def _declared(cls: type[Any], key: str) -> Capabilities:
+    version = getattr(cls, "protocol_version", 1)
+    if version == 1:
+        return _v1_capabilities(cls)
+    if version != PROTOCOL_VERSION or isinstance(version, bool):
+        raise InvalidParameterError(
+            f"solver {key!r} ({_where(cls)}) declares protocol_version = {version!r}; this funkrs "
+            f"implements versions 1 (deprecated) and {PROTOCOL_VERSION}"
+        )
+    flags = {}
+    for attr in ("supports_validation", "supports_callback", "rank_limited"):
+        value = getattr(cls, attr, False)
+        if not isinstance(value, bool):
+            raise InvalidParameterError(
+                f"solver {key!r} declares {attr} = {value!r}; it must be True or False"
+            )
+        flags[attr] = value
+    feedback: Any = getattr(cls, "feedback", "explicit")
+    if feedback not in ("explicit", "implicit"):
+        raise InvalidParameterError(
+            f"solver {key!r} declares feedback = {feedback!r}; it must be 'explicit' or 'implicit'"
+        )
+    taken: Any = getattr(cls, "estimator_params", frozenset())
+    if isinstance(taken, str) or not all(isinstance(n, str) for n in taken):
+        raise InvalidParameterError(
+            f"solver {key!r} declares estimator_params = {taken!r}; it must be a set of names"
+        )
+    unknown = sorted(set(taken) - set(ESTIMATOR_PARAMS))
+    if unknown:
+        raise InvalidParameterError(
+            f"solver {key!r} declares estimator_params {unknown}, which are not estimator "
+            f"arguments; they are among {list(ESTIMATOR_PARAMS)} (other options go in "
+            "solver_options)"
+        )
+    return Capabilities(
+        protocol_version=version,
+        feedback=feedback,
+        estimator_params=frozenset(taken),
+        **flags,
+    )
+
+
+def _v1_capabilities(cls: type[Any]) -> Capabilities:
+    """What version 1 implied: every estimator argument, the callback, validation if in ``fit``."""
+    try:
+        takes_validation = "validation" in inspect.signature(cls.fit).parameters
+    except (TypeError, ValueError):  # a fit without a readable signature
+        takes_validation = False
+    return Capabilities(
+        protocol_version=1,
+        supports_validation=takes_validation,
+        supports_callback=True,
+        estimator_params=frozenset(ESTIMATOR_PARAMS),
+        rank_limited=True,
+    )
+
+
+F = TypeVar("F", bound=Callable[..., Factors])
+
+
+def accepts_v1_calls(fit: F) -> F:
+    """Decorate a version-2 ``fit`` so that it also takes the version-1 call.
+
+    ``fit(ratings, FitParams(...), seed=..., n_threads=..., callback=..., validation=...)``
+    runs the version-2 ``fit`` of a shallow copy of the solver whose ``estimator_params``
+    attributes are set from the :class:`FitParams` (unchecked, as version 1 passed them).
+    """
+
+    @functools.wraps(fit)
+    def wrapper(self: Any, ratings: Ratings, params: Any, **extra: Any) -> Factors:
+        if not isinstance(params, FitParams):
+            return fit(self, ratings, params, **extra)
+        caps = capabilities(type(self))
+        seed, n_threads = extra.pop("seed", 0), extra.pop("n_threads", None)
+        if not caps.supports_callback:
+            extra.pop("callback", None)
+        solver = self
+        if caps.estimator_params:
+            solver = copy.copy(self)
+            for name in caps.estimator_params:
+                setattr(solver, name, getattr(params, name))
+        return fit(solver, ratings, SolverParams(params.n_factors, seed, n_threads), **extra)
+
+    return wrapper  # type: ignore[return-value]
+
+
+# -- the registry ---------------------------------------------------------------------------
+#: The built-in solvers: name -> "module:Class", imported on first use. One line per solver.
 _KNOWN: dict[str, str] = {
     "funk-sgd": "funkrs.solvers._sgd:FunkSGD",
     "exact-svd": "funkrs.solvers._svd:ExactSVD",
@@ -189,6 +446,8 @@ _KNOWN: dict[str, str] = {
     "popularity": "funkrs.solvers._reference:Popularity",
 }
 _REGISTRY: dict[str, type[Any]] = {}
+#: Where each registered (or built-in) name comes from, for the clash warnings.
+_SOURCES: dict[str, str] = {}
 _entry_points_loaded = False
 
 S = TypeVar("S", bound=type[Any])
@@ -202,13 +461,15 @@ def register(name: str | None = None, *, overwrite: bool = False) -> Callable[[S
     name : str, optional
         Registry name, e.g. ``"my-solver"``.
     overwrite : bool
-        Replace an existing solver of that name (with a warning) instead of raising.
+        Take the name over if another solver holds it. Either way a clash issues a
+        :class:`~funkrs.exceptions.SolverNameClashWarning` naming both solvers; without
+        ``overwrite`` the solver already registered keeps the name (see the module docs).
 
     Raises
     ------
     funkrs.exceptions.InvalidParameterError
-        The name is missing or taken (and ``overwrite`` is False), or the class has no
-        ``fit`` method.
+        The name is missing, the class has no ``fit`` method, or a declaration of the
+        protocol has the wrong type or value.
     """
     replace = check_bool("overwrite", overwrite)
 
@@ -218,22 +479,59 @@ def register(name: str | None = None, *, overwrite: bool = False) -> Callable[[S
             raise InvalidParameterError(
                 f"a solver needs a name: register('name') or a `name` attribute, got name={key!r}"
             )
-        if not callable(getattr(cls, "fit", None)):
-            raise InvalidParameterError(f"solver {key!r} ({cls.__name__}) has no fit() method")
-        taken = key in _REGISTRY or key in _KNOWN
-        if taken and not replace:
-            raise InvalidParameterError(
-                f"a solver named {key!r} is already registered; pass overwrite=True to replace it"
-            )
-        if taken:
-            warnings.warn(f"replacing the solver registered as {key!r}", UserWarning, stacklevel=2)
-            _KNOWN.pop(key, None)
-        if getattr(cls, "name", None) != key:
-            cls.name = key
-        _REGISTRY[key] = cls
+        _load_entry_points()
+        _admit(key, cls, f"register() of {_where(cls)}", replace=replace, stacklevel=3)
         return cls
 
     return deco
+
+
+def _where(cls: type[Any]) -> str:
+    return f"{getattr(cls, '__module__', '?')}.{getattr(cls, '__qualname__', cls.__name__)}"
+
+
+def _check_class(key: str, cls: type[Any]) -> None:
+    if not callable(getattr(cls, "fit", None)):
+        raise InvalidParameterError(f"solver {key!r} ({_where(cls)}) has no fit() method")
+    _declared(cls, key)
+
+
+def _holder(key: str) -> str | None:
+    """Where the solver now named ``key`` comes from, or None if the name is free."""
+    if key in _SOURCES:
+        return _SOURCES[key]
+    if key in _KNOWN:
+        return f"built-in {_KNOWN[key]}"
+    return None
+
+
+def _admit(key: str, cls: type[Any], source: str, *, replace: bool, stacklevel: int) -> bool:
+    """Register ``cls`` as ``key`` under the naming rule; True if it now holds the name."""
+    _check_class(key, cls)
+    holder = _holder(key)
+    if holder is not None and _REGISTRY.get(key) is cls:
+        return True  # the same class claiming its name again (e.g. a self-registering plugin)
+    if holder is not None:
+        verdict = f"{source} takes it over" if replace else f"{source} is ignored"
+        warnings.warn(
+            f"two solvers claim the name {key!r}: {holder} holds it and {verdict}",
+            SolverNameClashWarning,
+            stacklevel=stacklevel + 1,
+        )
+        if not replace:
+            return False
+        _KNOWN.pop(key, None)
+    if getattr(cls, "name", None) != key:
+        cls.name = key
+    _REGISTRY[key] = cls
+    _SOURCES[key] = source
+    return True
+
+
+def _entry_point_source(ep: EntryPoint) -> str:
+    dist = getattr(ep, "dist", None)
+    where = f" of {dist.name} {dist.version}" if dist is not None else ""
+    return f"entry point {ep.name} = {ep.value}{where}"
 
 
 def _load_entry_points() -> None:
@@ -242,17 +540,34 @@ def _load_entry_points() -> None:
         return
     _entry_points_loaded = True
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        if ep.name in _REGISTRY or ep.name in _KNOWN:
+        source = _entry_point_source(ep)
+        holder = _holder(ep.name)
+        if holder is not None and holder.startswith("built-in "):
+            # Built-ins always keep their names: the plugin is not even imported.
+            warnings.warn(
+                f"two solvers claim the name {ep.name!r}: {holder} holds it and {source} is "
+                "ignored",
+                SolverNameClashWarning,
+                stacklevel=4,
+            )
             continue
         try:
             cls = ep.load()
-            register(ep.name)(cls)
         except Exception as exc:
             warnings.warn(
                 f"funkrs: skipping solver plugin {ep.name!r} ({ep.value}): "
                 f"{type(exc).__name__}: {exc}",
                 RuntimeWarning,
-                stacklevel=3,
+                stacklevel=4,
+            )
+            continue
+        try:
+            _admit(ep.name, cls, source, replace=False, stacklevel=4)
+        except InvalidParameterError as exc:
+            warnings.warn(
+                f"funkrs: skipping solver plugin {ep.name!r} ({ep.value}): {exc}",
+                RuntimeWarning,
+                stacklevel=4,
             )
 
 
@@ -282,7 +597,9 @@ def get(name: str) -> type[Any]:
             raise ImportError(
                 f"solver {name!r} could not be imported ({exc}); reinstall funkrs"
             ) from exc
+        _check_class(name, cls)
         _REGISTRY[name] = cls
+        _SOURCES[name] = f"built-in {_KNOWN[name]}"
         return cls
     _load_entry_points()
     found = _REGISTRY.get(name)

@@ -2,7 +2,7 @@
 
 They are the yardsticks a factor model has to beat: ``baseline`` for rating prediction (RMSE),
 ``popularity`` for top-N ranking. Both return factor matrices of width zero (a model without
-a latent space): :meth:`~funkrs.MatrixFactorization.predict`,
+a latent space; both declare ``rank_limited``): :meth:`~funkrs.MatrixFactorization.predict`,
 :meth:`~funkrs.MatrixFactorization.recommend`, ``fold_in``, ``save`` and :func:`funkrs.load`
 work as for any biased model, whatever ``n_factors`` says, while ``similar_items`` and
 ``similar_users`` have no vectors to compare and are not meaningful for these models.
@@ -11,12 +11,12 @@ work as for any biased model, whatever ``n_factors`` says, while ``similar_items
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
 from funkrs._checks import check_float, check_int
-from funkrs.solvers import EpochCallback, Factors, FitParams
+from funkrs.solvers import EpochCallback, Factors, SolverParams, accepts_v1_calls
 
 if TYPE_CHECKING:
     from funkrs._ratings import Ratings
@@ -48,11 +48,11 @@ class Baseline:
 
     The defaults are Surprise's (``reg_u=15``, ``reg_i=10``, 10 epochs), so
     ``solver="baseline"`` reproduces ``BaselineOnly()``. The epoch count is this solver's own
-    ``n_epochs`` option: the estimator's ``n_epochs`` (20 by default, an SGD setting) is
-    ignored, as are ``n_factors``, ``lr``, ``reg``, ``init_std`` and ``biased`` (the model
-    is biased by definition and has no factors). ``history_`` has one row per epoch with the
-    unclipped training RMSE; a callback returning ``False`` stops the fit with
-    ``KeyboardInterrupt``.
+    ``n_epochs`` option (``solver_options={"n_epochs": 5}``): the solver takes none of the
+    estimator's ``n_epochs`` (an SGD setting, 20 by default), ``lr``, ``reg``, ``init_std``
+    and ``biased`` (the model is biased by definition), and ignores ``n_factors`` (it has
+    no factors). ``history_`` has one row per epoch with the unclipped training RMSE; a
+    callback returning ``False`` stops the fit with ``KeyboardInterrupt``.
 
     Parameters
     ----------
@@ -66,6 +66,12 @@ class Baseline:
     """
 
     name: ClassVar[str] = "baseline"
+    protocol_version: ClassVar[int] = 2
+    feedback: ClassVar[Literal["explicit", "implicit"]] = "explicit"
+    supports_validation: ClassVar[bool] = False
+    supports_callback: ClassVar[bool] = True
+    estimator_params: ClassVar[frozenset[str]] = frozenset()
+    rank_limited: ClassVar[bool] = True
 
     #: Surprise's ``BaselineOnly`` defaults (``bsl_options`` of the ALS method).
     DEFAULT_REG_U: ClassVar[float] = 15.0
@@ -86,14 +92,9 @@ class Baseline:
         self.reg_i = self.DEFAULT_REG_I if reg_i is None else reg_i
         self.n_epochs = self.DEFAULT_N_EPOCHS if n_epochs is None else n_epochs
 
+    @accepts_v1_calls
     def fit(
-        self,
-        ratings: Ratings,
-        params: FitParams,
-        *,
-        seed: int,
-        n_threads: int | None,
-        callback: EpochCallback | None = None,
+        self, ratings: Ratings, params: SolverParams, *, callback: EpochCallback | None = None
     ) -> Factors:
         """Alternate the bias updates; see the class documentation."""
         users = np.asarray(ratings.users, dtype=np.intp)
@@ -148,10 +149,19 @@ class Popularity:
     A user added by ``fold_in`` gets the same ranking (and a fitted user bias, which shifts
     the predicted ratings but not the order).
 
-    Ignores every estimator hyperparameter and the seed; takes no options.
+    An implicit-feedback model (``feedback = "implicit"``): its predictions are not meant to
+    be accurate ratings, its lists are what it is for. Takes none of the estimator's
+    ``n_epochs``, ``lr``, ``reg``, ``init_std`` and ``biased``, ignores ``n_factors`` and the
+    seed, and takes no options.
     """
 
     name: ClassVar[str] = "popularity"
+    protocol_version: ClassVar[int] = 2
+    feedback: ClassVar[Literal["explicit", "implicit"]] = "implicit"
+    supports_validation: ClassVar[bool] = False
+    supports_callback: ClassVar[bool] = False
+    estimator_params: ClassVar[frozenset[str]] = frozenset()
+    rank_limited: ClassVar[bool] = True
 
     #: Largest item bias, given to the most rated item.
     SCALE: ClassVar[float] = 1e-5
@@ -159,15 +169,8 @@ class Popularity:
     def __init__(self) -> None:
         pass
 
-    def fit(
-        self,
-        ratings: Ratings,
-        params: FitParams,
-        *,
-        seed: int,
-        n_threads: int | None,
-        callback: EpochCallback | None = None,
-    ) -> Factors:
+    @accepts_v1_calls
+    def fit(self, ratings: Ratings, params: SolverParams) -> Factors:
         """Count the ratings of every item; see the class documentation."""
         counts = np.bincount(np.asarray(ratings.items, dtype=np.intp), minlength=ratings.n_items)
         mu = float(np.asarray(ratings.values, dtype=np.float64).mean())

@@ -8,10 +8,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 
 from funkrs import _funkrs
-from funkrs._checks import check_bool, check_choice, check_float, check_int
+from funkrs._checks import INT64_MAX, check_bool, check_choice, check_float, check_int
 from funkrs._funkrs import SGD_DEFAULTS
 from funkrs.exceptions import InvalidParameterError, PoorFitWarning
-from funkrs.solvers import EpochCallback, Factors, FitParams, ValidationSet
+from funkrs.solvers import (
+    EpochCallback,
+    Factors,
+    SolverParams,
+    ValidationSet,
+    accepts_v1_calls,
+)
 
 if TYPE_CHECKING:
     from funkrs._ratings import Ratings
@@ -22,13 +28,16 @@ __all__ = ["FunkSGD"]
 class FunkSGD:
     """Funk SVD by parallel, blocked SGD (``solver="funk-sgd"``).
 
-    Uses ``n_factors``, ``n_epochs``, ``lr``, ``reg``, ``init_std`` and ``biased``.
+    Takes the estimator's ``n_epochs``, ``lr``, ``reg``, ``init_std`` and ``biased`` as
+    options (``estimator_params``), accepts validation ratings and calls the epoch callback.
     The ratings are split into a grid of blocks drawn from the seed; blocks that share no
     user and no item are trained in parallel, so a seed gives bit-identical factors whatever
     ``n_threads`` is.
 
     Parameters
     ----------
+    n_epochs, lr, reg, init_std, biased
+        As for :class:`funkrs.MatrixFactorization` (the same defaults, the core's).
     init_mean : float
         Mean of the normal initialisation of the factors (Surprise's ``init_mean``).
     lr_decay : float
@@ -93,10 +102,23 @@ class FunkSGD:
     """
 
     name: ClassVar[str] = "funk-sgd"
+    protocol_version: ClassVar[int] = 2
+    feedback: ClassVar[Literal["explicit", "implicit"]] = "explicit"
+    supports_validation: ClassVar[bool] = True
+    supports_callback: ClassVar[bool] = True
+    estimator_params: ClassVar[frozenset[str]] = frozenset(
+        {"n_epochs", "lr", "reg", "init_std", "biased"}
+    )
+    rank_limited: ClassVar[bool] = False
 
     def __init__(
         self,
         *,
+        n_epochs: int = SGD_DEFAULTS.n_epochs,
+        lr: float = SGD_DEFAULTS.lr,
+        reg: float = SGD_DEFAULTS.reg,
+        init_std: float = SGD_DEFAULTS.init_std,
+        biased: bool = True,
         init_mean: float = 0.0,
         lr_decay: float = 0.0,
         schedule: str = "joint",
@@ -112,6 +134,11 @@ class FunkSGD:
         n_iter_no_change: int = 2,
         standardize: bool = SGD_DEFAULTS.standardize,
     ) -> None:
+        self.n_epochs = check_int("n_epochs", n_epochs, minimum=0, maximum=INT64_MAX)
+        self.lr = check_float("lr", lr, minimum=0, exclusive_minimum=True)
+        self.reg = check_float("reg", reg, minimum=0)
+        self.init_std = check_float("init_std", init_std, minimum=0)
+        self.biased = check_bool("biased", biased)
         self.init_mean = check_float("init_mean", init_mean)
         self.lr_decay = check_float("lr_decay", lr_decay, minimum=0)
         self.schedule = check_choice("schedule", schedule, ("joint", "feature-wise"))
@@ -134,17 +161,17 @@ class FunkSGD:
         self.n_iter_no_change = check_int("n_iter_no_change", n_iter_no_change, minimum=1)
         self.standardize = check_bool("standardize", standardize)
 
+    @accepts_v1_calls
     def fit(
         self,
         ratings: Ratings,
-        params: FitParams,
+        params: SolverParams,
         *,
-        seed: int,
-        n_threads: int | None,
         callback: EpochCallback | None = None,
         validation: ValidationSet | None = None,
     ) -> Factors:
         """Train on ``ratings``; see the class documentation."""
+        seed, n_threads = params.seed, params.n_threads
         if self.patience is not None and validation is None:
             raise InvalidParameterError(
                 f"patience={self.patience} (early stopping) needs fit(..., validation=ratings)"
@@ -169,13 +196,13 @@ class FunkSGD:
             ratings.n_users,
             ratings.n_items,
             n_factors=params.n_factors,
-            n_epochs=params.n_epochs,
-            lr=params.lr,
-            reg=params.reg,
-            init_std=params.init_std,
+            n_epochs=self.n_epochs,
+            lr=self.lr,
+            reg=self.reg,
+            init_std=self.init_std,
             init_mean=self.init_mean,
             lr_decay=self.lr_decay,
-            biased=params.biased,
+            biased=self.biased,
             seed=seed,
             n_blocks=self.n_blocks,
             reshuffle=self.reshuffle,
@@ -191,14 +218,14 @@ class FunkSGD:
             callback=callback,
         )
         if validation is not None:
-            _warn_if_worse_than_baseline(ratings, validation, history, params)
+            _warn_if_worse_than_baseline(ratings, validation, history, self.lr, self.reg)
         return Factors(
             p,
             q,
             bu,
             bi,
             float(mu),
-            params.biased,
+            self.biased,
             history,
             best,
             ranking=self.objective == "ranking",
@@ -217,7 +244,8 @@ def _warn_if_worse_than_baseline(
     ratings: Ratings,
     validation: ValidationSet,
     history: list[dict[str, Any]],
-    params: FitParams,
+    lr: float,
+    reg: float,
 ) -> None:
     """Warn when the best validation RMSE is above the bias baseline's on the same ratings."""
     scores = [row["validation_rmse"] for row in history if row.get("validation_rmse") is not None]
@@ -225,7 +253,7 @@ def _warn_if_worse_than_baseline(
         return
     from funkrs.solvers._reference import Baseline
 
-    base = Baseline().fit(ratings, params, seed=0, n_threads=None)
+    base = Baseline().fit(ratings, SolverParams(n_factors=0))
     u, i = validation.users, validation.items
     pred = np.full(len(u), base.global_mean)
     pred[u >= 0] += base.user_bias[u[u >= 0]]
@@ -238,7 +266,7 @@ def _warn_if_worse_than_baseline(
         warnings.warn(
             f"funk-sgd: the best validation RMSE, {best:.4g}, is worse than the bias "
             f"baseline's (μ + b_u + b_i), {base_rmse:.4g}: the factors fit noise or diverge; "
-            f"try a smaller lr (now {params.lr:g}) or a larger reg (now {params.reg:g})",
+            f"try a smaller lr (now {lr:g}) or a larger reg (now {reg:g})",
             PoorFitWarning,
             stacklevel=4,
         )

@@ -13,7 +13,7 @@ and a prediction for a known pair is ``p_u · q_i``, the filled matrix's rank-``
 from __future__ import annotations
 
 import warnings
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 
@@ -22,7 +22,7 @@ from funkrs._checks import check_choice, check_float, check_int
 from funkrs._funkrs import IMPUTED_SVD_DEFAULTS
 from funkrs.exceptions import InvalidParameterError
 from funkrs.linalg import svd
-from funkrs.solvers import EpochCallback, Factors, FitParams
+from funkrs.solvers import Factors, SolverParams, accepts_v1_calls
 
 if TYPE_CHECKING:
     from funkrs._ratings import Ratings
@@ -69,7 +69,13 @@ def dense_matrix(ratings: Ratings, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def to_factors(
-    u: np.ndarray, s: np.ndarray, vt: np.ndarray, ratings: Ratings, *, ranking: bool = False
+    u: np.ndarray,
+    s: np.ndarray,
+    vt: np.ndarray,
+    ratings: Ratings,
+    *,
+    ranking: bool = False,
+    info: dict[str, Any] | None = None,
 ) -> Factors:
     """Split ``U Σ Vᵀ`` into ``U Σ^½`` and ``V Σ^½`` (unbiased, zero biases)."""
     root = np.sqrt(s)
@@ -81,6 +87,7 @@ def to_factors(
         global_mean=float(ratings.values.astype(np.float64).mean()),
         biased=False,
         ranking=ranking,
+        info=info or {},
     )
 
 
@@ -98,8 +105,9 @@ class ExactSVD:
 
     Every user must have rated every item. The rank-``n_factors`` SVD is computed by
     :func:`funkrs.linalg.svd` (eigendecomposition of the smaller Gram matrix); see the module
-    documentation for how it becomes factors. Ignores ``n_epochs``, ``lr``, ``reg``,
-    ``init_std`` and ``biased``.
+    documentation for how it becomes factors. Takes none of the estimator's ``n_epochs``,
+    ``lr``, ``reg``, ``init_std`` and ``biased`` (the model is unbiased), has no epochs and no
+    use for validation ratings; the seed does not matter.
 
     Parameters
     ----------
@@ -112,6 +120,12 @@ class ExactSVD:
     """
 
     name: ClassVar[str] = "exact-svd"
+    protocol_version: ClassVar[int] = 2
+    feedback: ClassVar[Literal["explicit", "implicit"]] = "explicit"
+    supports_validation: ClassVar[bool] = False
+    supports_callback: ClassVar[bool] = False
+    estimator_params: ClassVar[frozenset[str]] = frozenset()
+    rank_limited: ClassVar[bool] = False
 
     def __init__(self, *, fill: Fill | None = None, method: str = "gram") -> None:
         self.fill = check_choice("fill", fill, _FILLS, allow_none=True)
@@ -139,18 +153,11 @@ class ExactSVD:
             x = dense_matrix(ratings, *fill_vectors(ratings, self.fill))
         return svd(x, k, method=self.method, n_threads=n_threads)  # type: ignore[arg-type]
 
-    def fit(
-        self,
-        ratings: Ratings,
-        params: FitParams,
-        *,
-        seed: int,
-        n_threads: int | None,
-        callback: EpochCallback | None = None,
-    ) -> Factors:
+    @accepts_v1_calls
+    def fit(self, ratings: Ratings, params: SolverParams) -> Factors:
         """Decompose ``ratings``; see the class documentation."""
-        u, s, vt = self.decompose(ratings, params.n_factors, n_threads=n_threads)
-        return to_factors(u, s, vt, ratings, ranking=self.fill == "zero")
+        u, s, vt = self.decompose(ratings, params.n_factors, n_threads=params.n_threads)
+        return to_factors(u, s, vt, ratings, ranking=self.fill == "zero", info={"path": "dense"})
 
 
 class ImputedSVD:
@@ -196,8 +203,11 @@ class ImputedSVD:
     Gram route (``ε = 2.2e-16``); a smaller ``tol`` than that stops there, with
     ``converged=False`` and a ``RuntimeWarning``.
 
-    Ignores ``n_epochs``, ``lr``, ``reg``, ``init_std`` and ``biased``; the seed only
-    matters for the implicit path's start block.
+    Takes none of the estimator's ``n_epochs``, ``lr``, ``reg``, ``init_std`` and
+    ``biased`` (the model is unbiased), has no epochs and no use for validation ratings; the
+    seed only matters for the implicit path's start block. ``solver_info_`` of the fitted
+    model holds ``path`` (``"dense"`` or ``"implicit"``) and, after the implicit path, the
+    entries of ``info_``.
 
     Parameters
     ----------
@@ -235,6 +245,12 @@ class ImputedSVD:
     """
 
     name: ClassVar[str] = "imputed-svd"
+    protocol_version: ClassVar[int] = 2
+    feedback: ClassVar[Literal["explicit", "implicit"]] = "explicit"
+    supports_validation: ClassVar[bool] = False
+    supports_callback: ClassVar[bool] = False
+    estimator_params: ClassVar[frozenset[str]] = frozenset()
+    rank_limited: ClassVar[bool] = False
 
     def __init__(
         self,
@@ -304,18 +320,15 @@ class ImputedSVD:
             )
         return u, s, vt
 
-    def fit(
-        self,
-        ratings: Ratings,
-        params: FitParams,
-        *,
-        seed: int,
-        n_threads: int | None,
-        callback: EpochCallback | None = None,
-    ) -> Factors:
+    @accepts_v1_calls
+    def fit(self, ratings: Ratings, params: SolverParams) -> Factors:
         """Fill and decompose ``ratings``; see the class documentation."""
-        u, s, vt = self.decompose(ratings, params.n_factors, seed=seed, n_threads=n_threads)
-        return to_factors(u, s, vt, ratings, ranking=self.fill == "zero")
+        self.info_ = {}
+        u, s, vt = self.decompose(
+            ratings, params.n_factors, seed=params.seed, n_threads=params.n_threads
+        )
+        info: dict[str, Any] = {"path": self.chosen_path(ratings), **self.info_}
+        return to_factors(u, s, vt, ratings, ranking=self.fill == "zero", info=info)
 
 
 def _sci(x: float) -> str:

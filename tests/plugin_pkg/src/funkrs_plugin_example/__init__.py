@@ -2,6 +2,10 @@
 
 funkrs finds it through the ``funkrs.solvers`` entry point declared in ``pyproject.toml``.
 It imports nothing private from funkrs: a solver only has to return ``funkrs.solvers.Factors``.
+
+``ExampleALS`` (``example-als``) is written against version 1 of the solver protocol, which
+funkrs still runs with a ``DeprecationWarning``; ``funkrs_plugin_example.v2.ExampleALSv2``
+(``example-als-v2``) is the same solver in the version-2 form.
 """
 
 from __future__ import annotations
