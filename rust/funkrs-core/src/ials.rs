@@ -160,26 +160,33 @@ const ROWS_PER_TASK: usize = 256;
 /// Rows per partial sum of `YᵀY`.
 const GRAM_CHUNK: usize = 4096;
 
+/// Plain multiplies and adds, no fused multiply-add: without the `fma` target feature
+/// `f32::mul_add` is a call into the C library, and with runtime dispatch between the two the
+/// results would depend on the CPU.
+#[inline(always)]
+#[allow(clippy::inline_always)] // inlined into the AVX2 copy of the row loop
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // Eight independent partial sums: the compiler keeps them in one vector register.
+    // Eight independent partial sums, so the compiler keeps them in vector registers.
     let mut acc = [0f32; 8];
     let (ac, ar) = a.split_at(a.len() - a.len() % 8);
     let (bc, br) = b.split_at(ac.len());
     for (x, y) in ac.chunks_exact(8).zip(bc.chunks_exact(8)) {
         for l in 0..8 {
-            acc[l] = x[l].mul_add(y[l], acc[l]);
+            acc[l] += x[l] * y[l];
         }
     }
     let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
     for (x, y) in ar.iter().zip(br) {
-        s = x.mul_add(*y, s);
+        s += x * y;
     }
     s
 }
 
+#[inline(always)]
+#[allow(clippy::inline_always)] // inlined into the AVX2 copy of the row loop
 fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     for (yi, xi) in y.iter_mut().zip(x) {
-        *yi = a.mul_add(*xi, *yi);
+        *yi += a * xi;
     }
 }
 
@@ -216,6 +223,8 @@ fn gram(y: &[f32], k: usize, reg: f32, par: Par<'_>) -> Vec<f32> {
 }
 
 /// `out = G v` for the row-major `k × k` matrix `g`.
+#[inline(always)]
+#[allow(clippy::inline_always)] // inlined into the AVX2 copy of the row loop
 fn gemv(g: &[f32], v: &[f32], out: &mut [f32]) {
     let k = v.len();
     for (o, row) in out.iter_mut().zip(g.chunks_exact(k)) {
@@ -224,6 +233,8 @@ fn gemv(g: &[f32], v: &[f32], out: &mut [f32]) {
 }
 
 /// Conjugate-gradient steps on one row's system (see the module docs), from the current `x`.
+#[inline(always)]
+#[allow(clippy::inline_always)] // inlined into the AVX2 copy of the row loop
 fn solve_row(
     x: &mut [f32],
     idx: &[u32],
@@ -267,10 +278,57 @@ fn solve_row(
         let rs_new = dot(r, r);
         let beta = rs_new / rs;
         for (pi, &ri) in p.iter_mut().zip(r.iter()) {
-            *pi = beta.mul_add(*pi, ri);
+            *pi = ri + beta * *pi;
         }
         rs = rs_new;
     }
+}
+
+/// Solves rows `t · ROWS_PER_TASK ..` of `x` (the rows of `chunk`).
+#[inline(always)]
+#[allow(clippy::inline_always)] // inlined into the AVX2 copy below
+fn solve_rows(
+    chunk: &mut [f32],
+    t: usize,
+    rows: &Rows,
+    other: &[f32],
+    g: &[f32],
+    k: usize,
+    steps: usize,
+) {
+    let mut scratch = vec![0f32; 3 * k];
+    for (j, row) in chunk.chunks_exact_mut(k).enumerate() {
+        let u = t * ROWS_PER_TASK + j;
+        let (lo, hi) = (rows.ptr[u], rows.ptr[u + 1]);
+        solve_row(
+            row,
+            &rows.idx[lo..hi],
+            &rows.weight[lo..hi],
+            other,
+            g,
+            steps,
+            &mut scratch,
+        );
+    }
+}
+
+/// [`solve_rows`] compiled for AVX2: the same multiplies and adds in the same order on wider
+/// registers, so the same bits as the portable copy, about twice as fast.
+///
+/// # Safety
+/// The CPU supports AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn solve_rows_avx2(
+    chunk: &mut [f32],
+    t: usize,
+    rows: &Rows,
+    other: &[f32],
+    g: &[f32],
+    k: usize,
+    steps: usize,
+) {
+    solve_rows(chunk, t, rows, other, g, k, steps);
 }
 
 /// Solves every row of `x` against the fixed `other` factors.
@@ -283,21 +341,16 @@ fn half_step(
     par: Par<'_>,
 ) {
     let g = gram(other, k, params.reg, par);
+    #[cfg(target_arch = "x86_64")]
+    let avx2 = is_x86_feature_detected!("avx2");
     let task = |(t, chunk): (usize, &mut [f32])| {
-        let mut scratch = vec![0f32; 3 * k];
-        for (j, row) in chunk.chunks_exact_mut(k).enumerate() {
-            let u = t * ROWS_PER_TASK + j;
-            let (lo, hi) = (rows.ptr[u], rows.ptr[u + 1]);
-            solve_row(
-                row,
-                &rows.idx[lo..hi],
-                &rows.weight[lo..hi],
-                other,
-                &g,
-                params.cg_steps,
-                &mut scratch,
-            );
+        #[cfg(target_arch = "x86_64")]
+        if avx2 {
+            // SAFETY: AVX2 was detected at run time.
+            unsafe { solve_rows_avx2(chunk, t, rows, other, &g, k, params.cg_steps) };
+            return;
         }
+        solve_rows(chunk, t, rows, other, &g, k, params.cg_steps);
     };
     if par.is_parallel() {
         par.install(|| {
