@@ -73,8 +73,10 @@ def test_an_unbiased_model_without_factor_columns_still_recommends() -> None:
     @register("zero-width-unbiased", overwrite=True)
     class ZeroWidth:
         name = "zero-width-unbiased"
+        protocol_version = 2
+        rank_limited = True
 
-        def fit(self, r, params, *, seed, n_threads, callback=None):
+        def fit(self, r, params):
             return Factors(
                 np.zeros((r.n_users, 0), np.float32),
                 np.zeros((r.n_items, 0), np.float32),
