@@ -38,3 +38,8 @@ class TestBaseline(SolverContract):
 
 class TestPopularity(SolverContract):
     solver = "popularity"
+
+
+class TestImplicitALS(SolverContract):
+    solver = "implicit-als"
+    params: ClassVar[dict[str, Any]] = {"n_factors": 8}

@@ -112,7 +112,10 @@ def evaluate(
     Raises
     ------
     funkrs.exceptions.InvalidParameterError
-        ``test`` is not a :class:`~funkrs.Ratings` or a metric name is unknown.
+        ``test`` is not a :class:`~funkrs.Ratings`, a metric name is unknown, or
+        ``"rmse"``/``"mae"`` were asked of a model whose solver declares
+        ``predicts_ratings = False`` (``implicit-als``: its predictions are preference
+        scores).
     funkrs.exceptions.RatingsError
         No test pair can be scored for ``"rmse"``/``"mae"``: ``test`` is empty, or every
         pair has an unknown user or item and the model predicts NaN for them
@@ -140,6 +143,19 @@ def evaluate(
 
 
 def _accuracy(model: MatrixFactorization, test: Ratings, metrics: list[str]) -> dict[str, float]:
+    from funkrs import solvers
+    from funkrs.exceptions import SolverNotFoundError
+
+    try:
+        cls = solvers.get(model.solver) if isinstance(model.solver, str) else None
+    except SolverNotFoundError:  # a loaded model whose plugin is not installed here
+        cls = None
+    if cls is not None and not getattr(cls, "predicts_ratings", True):
+        raise InvalidParameterError(
+            f"evaluate: {', '.join(metrics)} compare predicted with actual ratings, but "
+            f"{model.solver!r} predicts preference scores, not ratings; score its top-N lists "
+            "with ranking metrics instead (e.g. metrics=['ndcg@10', 'recall@10'])"
+        )
     pred = model.predict(test.raw_users(), test.raw_items())
     truth = test.values
     keep = ~np.isnan(pred)

@@ -34,6 +34,10 @@ turns :class:`funkrs.Ratings` and the :class:`SolverParams` every solver gets (`
     at all for a model without a latent space); never more. Otherwise the width must equal
     ``n_factors``.
 
+``predicts_ratings`` : bool, default True
+    Optional. False for a model whose predictions are not ratings (preference scores):
+    :func:`funkrs.evaluate` then refuses ``"rmse"`` and ``"mae"`` for it.
+
 ``extra`` holds ``validation`` and ``callback`` only when the solver declares them and the
 caller gave them. :func:`capabilities` reads the declarations, checked.
 
@@ -444,6 +448,7 @@ _KNOWN: dict[str, str] = {
     "imputed-svd": "funkrs.solvers._svd:ImputedSVD",
     "baseline": "funkrs.solvers._reference:Baseline",
     "popularity": "funkrs.solvers._reference:Popularity",
+    "implicit-als": "funkrs.solvers._implicit_als:ImplicitALS",
 }
 _REGISTRY: dict[str, type[Any]] = {}
 #: Where each registered (or built-in) name comes from, for the clash warnings.
