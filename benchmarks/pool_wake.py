@@ -3,10 +3,10 @@
 A funkrs call that uses several threads wakes the workers of a cached pool. When the calling
 thread has been busy (fitting Surprise, a one-thread fit, Python code), Linux may queue the
 woken workers on that thread's CPU and leave them there until its next load balance, a few
-milliseconds later; a short call then runs on one CPU. Before every parallel section (a fit
-has one per epoch) funkrs pins each sleeping worker to its own CPU and lets the worker undo
-that first thing (``Pool::install`` and ``Pool::spread`` in ``rust/funkrs-core/src/par.rs``);
-``FUNKRS_SPREAD_WORKERS=0`` turns this off.
+milliseconds later; a short call then runs on one CPU. With ``FUNKRS_SPREAD_WORKERS=1``
+(opt-in; off by default) funkrs pins each sleeping worker to its own CPU before a parallel
+section and lets the worker undo that first thing (``Pool::install`` and ``Pool::spread`` in
+``rust/funkrs-core/src/par.rs``).
 
 This script times, in fresh processes with the setting on and off (alternated, ``--rounds``
 each), two calls on the MovieLens-small training split after the main thread has spun for
