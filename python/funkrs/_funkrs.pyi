@@ -67,8 +67,6 @@ def ials_fit(
     seed: int = 0,
     n_threads: int | None = None,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], list[float]]: ...
-
-
 def default_n_threads() -> int: ...
 def sgd_fit(
     users: npt.NDArray[np.uint32],
