@@ -352,15 +352,7 @@ fn half_step(
         }
         solve_rows(chunk, t, rows, other, &g, k, params.cg_steps);
     };
-    if par.is_parallel() {
-        par.install(|| {
-            x.par_chunks_mut(ROWS_PER_TASK * k)
-                .enumerate()
-                .for_each(task);
-        });
-    } else {
-        x.chunks_mut(ROWS_PER_TASK * k).enumerate().for_each(task);
-    }
+    par.for_each_chunk_mut(x, ROWS_PER_TASK * k, task);
 }
 
 /// Seeded normal factors for `n` rows, drawn in fixed chunks each from its own stream.
@@ -370,15 +362,7 @@ fn init(n: usize, k: usize, params: &IalsParams, stream: u64, par: Par<'_>) -> V
         let mut rng = Rng::stream(params.seed, (stream << 32) | c as u64);
         rng.fill_normal(chunk, 0.0, params.init_std);
     };
-    if par.is_parallel() {
-        par.install(|| {
-            out.par_chunks_mut(ROWS_PER_TASK * k)
-                .enumerate()
-                .for_each(draw);
-        });
-    } else {
-        out.chunks_mut(ROWS_PER_TASK * k).enumerate().for_each(draw);
-    }
+    par.for_each_chunk_mut(&mut out, ROWS_PER_TASK * k, draw);
     out
 }
 

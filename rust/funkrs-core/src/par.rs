@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use rayon::prelude::*;
 use rayon::ThreadPool;
 
 /// The parallelism a kernel may use.
@@ -46,6 +47,22 @@ impl Par<'_> {
     /// Whether parallel iterators should be used at all.
     pub fn is_parallel(&self) -> bool {
         self.n_threads() > 1
+    }
+
+    /// Calls `f((c, chunk))` for the `c`-th chunk of `size` elements of `buf`, in the pool
+    /// when parallel: the chunks never depend on the thread count, so neither do results
+    /// computed chunk by chunk.
+    pub fn for_each_chunk_mut<T: Send>(
+        &self,
+        buf: &mut [T],
+        size: usize,
+        f: impl Fn((usize, &mut [T])) + Sync + Send,
+    ) {
+        if self.is_parallel() {
+            self.install(|| buf.par_chunks_mut(size).enumerate().for_each(&f));
+        } else {
+            buf.chunks_mut(size).enumerate().for_each(&f);
+        }
     }
 }
 
