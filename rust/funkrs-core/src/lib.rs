@@ -4,6 +4,7 @@
 //! return owned vectors or a [`FunkError`]. Parallel entry points take a [`Par`] so that the
 //! caller decides which thread pool runs them.
 
+mod blocks;
 pub mod data;
 pub mod error;
 pub mod foldin;
@@ -11,11 +12,13 @@ mod hint;
 pub mod ials;
 pub mod index;
 pub mod mem;
+pub mod nmf;
 pub mod par;
 pub mod predict;
 pub mod rng;
 pub mod sgd;
 pub mod svd;
+pub mod svdpp;
 pub mod topk;
 
 pub use data::{Csr, Interactions};

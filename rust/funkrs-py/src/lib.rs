@@ -15,13 +15,16 @@ mod index;
 mod scoring;
 mod sgd;
 mod svd;
+mod svdpp;
 
 use pyo3::prelude::*;
 
 #[pymodule(gil_used = false)]
 mod _funkrs {
     #[pymodule_export]
-    use crate::defaults::{IalsDefaults, ImputedSvdDefaults, SgdDefaults};
+    use crate::defaults::{
+        IalsDefaults, ImputedSvdDefaults, NmfDefaults, SgdDefaults, SvdppDefaults,
+    };
     #[pymodule_export]
     use crate::ials::ials_fit;
     #[pymodule_export]
@@ -32,6 +35,8 @@ mod _funkrs {
     use crate::sgd::sgd_fit;
     #[pymodule_export]
     use crate::svd::{dense_svd, imputed_svd};
+    #[pymodule_export]
+    use crate::svdpp::{nmf_fit, svdpp_fit};
 
     use super::{Bound, PyModule, PyModuleMethods, PyResult};
 
