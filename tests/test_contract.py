@@ -43,3 +43,13 @@ class TestPopularity(SolverContract):
 class TestImplicitALS(SolverContract):
     solver = "implicit-als"
     params: ClassVar[dict[str, Any]] = {"n_factors": 8}
+
+
+class TestSVDpp(SolverContract):
+    solver = "svdpp"
+    solver_options: ClassVar[dict[str, Any]] = {"n_epochs": 40}
+
+
+class TestNMF(SolverContract):
+    solver = "nmf"
+    solver_options: ClassVar[dict[str, Any]] = {"n_epochs": 40}

@@ -9,8 +9,9 @@
 //! stratum waits for the previous one, so every parameter gets the same updates in the same
 //! order at any thread count. `B` depends on the data size only, never on the threads.
 //!
-//! Inside a block the ratings come grouped by user (the users in a seeded order, each user's
-//! items in a seeded order), so a kernel can keep per-user state across the user's run.
+//! Inside a block the users come in a seeded order and each user's items in a seeded order,
+//! interleaved in rounds (every user's first rating, then every user's second, ...), so that
+//! consecutive updates rarely touch the same row.
 
 use rayon::prelude::*;
 
@@ -51,6 +52,29 @@ fn groups(n: usize, b: usize, rng: &mut Rng) -> Vec<u32> {
         group[id as usize] = (pos % b) as u32;
     }
     group
+}
+
+/// Reorders a block whose ratings come in runs of one user each into rounds: every user's
+/// first rating (users in run order), then every user's second, ... Consecutive updates then
+/// touch different user rows wherever more than one user is left, so they do not wait on one
+/// another and the CPU overlaps them; the order is still fixed by the seed alone.
+fn interleave(block: &mut [Entry]) {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    let mut start = 0;
+    for j in 1..=block.len() {
+        if j == block.len() || block[j].u != block[start].u {
+            runs.push((start, j));
+            start = j;
+        }
+    }
+    let mut out = Vec::with_capacity(block.len());
+    let mut round = 0;
+    while out.len() < block.len() {
+        runs.retain(|&(a, b)| a + round < b);
+        out.extend(runs.iter().map(|&(a, _)| block[a + round]));
+        round += 1;
+    }
+    block.copy_from_slice(&out);
 }
 
 impl BlockGrid {
@@ -108,6 +132,9 @@ impl BlockGrid {
                 r: to_units(data.ratings[j]),
             };
             *slot += 1;
+        }
+        for x in 0..b * b {
+            interleave(&mut entries[ptr[x]..ptr[x + 1]]);
         }
         BlockGrid { b, entries, ptr }
     }
@@ -341,14 +368,14 @@ mod tests {
                 assert!(users.is_disjoint(&bu) && items.is_disjoint(&bi));
                 users.extend(bu);
                 items.extend(bi);
-                // Each user's ratings in a block form one run.
-                let mut done = std::collections::HashSet::new();
-                let mut last = None;
+                // Rounds: a user comes back only after every user still left has had a turn.
+                let mut count = std::collections::HashMap::new();
+                let mut last_round = 0;
                 for e in block {
-                    if last != Some(e.u) {
-                        assert!(done.insert(e.u), "user {} split in a block", e.u);
-                        last = Some(e.u);
-                    }
+                    let c = count.entry(e.u).or_insert(0usize);
+                    assert!(*c >= last_round, "user {} out of its round", e.u);
+                    last_round = *c;
+                    *c += 1;
                 }
             }
         }

@@ -14,11 +14,14 @@
 //! (as Surprise does) costs `O(|N(u)| k)` per rating. Here `z_u = |N(u)|^{-1/2} Σ y_j` is
 //! formed once per epoch for every user; during the epoch each rating `(u, i)` with error
 //! `e` updates `b_u`, `b_i`, `p_u`, `q_i` (with `p_u + z_u` as the user side) and adds
-//! `e q_i` to the user's gradient sum `g_u`; after the epoch every `y_j` takes
-//! `y_j ← (1 − ηλ)^{|U(j)|} y_j + η Σ_{u ∈ U(j)} |N(u)|^{-1/2} g_u` (`U(j)` the users who
-//! rated `j`): the sum of the per-rating gradients Surprise applies, with one decay per
-//! user. It is the usual "once per user pass" trick, the pass being the user's ratings of
-//! the whole epoch, because the grid splits each user's ratings over `B` blocks.
+//! `e q_i` to the user's gradient sum `g_u`; after the epoch every `y_j` takes one step from
+//! the gradients of the users `U(j)` who rated it (see `update_y`): the sum
+//! `Σ_{u ∈ U(j)} |N(u)|^{-1/2} g_u` of the per-rating gradients Surprise applies, scaled by
+//! `η_y / |U(j)|` (the data term's curvature grows with `|U(j)|`, and the raw sum, applied at
+//! once without the feedback a per-rating update gets, diverged on dense data), with
+//! Surprise's penalty (`λ` once per rating of each user of `U(j)`) as a proximal step. It is
+//! the usual "once per user pass" trick with the pass being the user's ratings of the whole
+//! epoch, because the grid splits each user's ratings over `B` blocks.
 //!
 //! **Deterministic at any thread count.** The SGD runs on the seeded block grid of
 //! `crate::blocks` (blocks of one stratum share no user and no item, each block runs on one
@@ -40,21 +43,21 @@ use crate::sgd::Units;
 use crate::FunkError;
 
 /// The defaults, defined once (the extension module's `SVDPP_DEFAULTS` reads them); `lr`,
-/// `reg` and `init_std` are in standardised units. `benchmarks/tune_svdpp.py` chose `lr`
-/// and `reg` on the training parts of the generated shapes and MovieLens small.
+/// `reg`, `lr_y` and `init_std` are in standardised units. `benchmarks/tune_svdpp_nmf.py` chose
+/// them on the training parts of the generated shapes and MovieLens small (at `k = 20`).
 pub mod defaults {
     /// [`super::SvdppParams::n_factors`] (Surprise's `SVDpp` default).
     pub const N_FACTORS: usize = 20;
     /// [`super::SvdppParams::n_epochs`].
     pub const N_EPOCHS: usize = 20;
     /// [`super::SvdppParams::lr`].
-    pub const LR: f64 = 0.007;
+    pub const LR: f64 = 0.025;
     /// [`super::SvdppParams::reg`].
-    pub const REG: f64 = 0.02;
+    pub const REG: f64 = 0.05;
     /// [`super::SvdppParams::lr_y`].
-    pub const LR_Y: f64 = 0.1;
+    pub const LR_Y: f64 = 0.3;
     /// [`super::SvdppParams::init_std`].
-    pub const INIT_STD: f64 = 0.1;
+    pub const INIT_STD: f64 = 0.01;
 }
 
 /// Hyperparameters of [`fit`].
@@ -476,6 +479,8 @@ pub(crate) mod tests {
             n_epochs: 100,
             lr: 0.03,
             reg: 0.005,
+            lr_y: 0.1,
+            init_std: 0.1,
             ..SvdppParams::default()
         };
         let f = fit(&data, &params, Par::Seq, &mut || Ok(())).unwrap();
