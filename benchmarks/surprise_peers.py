@@ -64,9 +64,7 @@ def surprise_scores(name: str, algo: Any, sd: SurpriseData) -> Any:
     p, q = p[sd.uid], q[sd.iid]
     if name == "svdpp" or algo.biased:  # NMF is unbiased by default
         mu = float(ts.global_mean)
-        return factor_scores(
-            mu, np.asarray(algo.bu)[sd.uid], np.asarray(algo.bi)[sd.iid], p, q
-        )
+        return factor_scores(mu, np.asarray(algo.bu)[sd.uid], np.asarray(algo.bi)[sd.iid], p, q)
     zeros_u, zeros_i = np.zeros(len(sd.uid)), np.zeros(len(sd.iid))
     return factor_scores(0.0, zeros_u, zeros_i, p, q)
 
@@ -92,7 +90,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         secs: dict[str, list[float]] = {"surprise": [], **{f"funkrs t={t}": [] for t in THREADS}}
         quality: dict[str, dict[str, float]] = {}
         for rep in range(args.repeats):
-            algo, sec = timed(lambda: cls(random_state=args.seed, **kwargs).fit(sd.trainset))
+            algo, sec = timed(
+                lambda cls=cls, kwargs=kwargs: cls(random_state=args.seed, **kwargs).fit(
+                    sd.trainset
+                )
+            )
             secs["surprise"].append(sec)
             line = f"  repeat {rep + 1}: surprise {sec:7.3f} s"
             if "surprise" not in quality:

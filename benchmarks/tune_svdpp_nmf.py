@@ -6,8 +6,9 @@ split (``train_test_split(r, 0.2, random_state=0)``) is split again (``random_st
 20%) into a fitting and a validation part; each candidate is fitted on the first and scored
 on the second (the test parts are never read). Printed per candidate: validation RMSE per
 shape relative to the bias baseline's, their mean and worst, and fit seconds; the candidate
-with the lowest mean among those never worse than the baseline (worst ≤ 1) is chosen. ``n_factors`` is fixed at Surprise's default of each model
-(20 for SVD++, 15 for NMF), the width the benchmarks compare at.
+with the lowest mean among those never worse than the baseline (worst ≤ 1) is chosen.
+``n_factors`` is fixed at Surprise's default of each model (20 for SVD++, 15 for NMF), the
+width the benchmarks compare at.
 
     python benchmarks/tune_svdpp_nmf.py [--solver svdpp|nmf] [--quick] [--json PATH]
 """
@@ -31,13 +32,9 @@ K = {"svdpp": 20, "nmf": 15}
 def candidates(solver: str) -> list[dict[str, Any]]:
     if solver == "svdpp":
         grid = itertools.product([0.007, 0.015, 0.025], [0.02, 0.05], [0.1, 0.3], [0.01, 0.1])
-        return [
-            {"lr": lr, "reg": reg, "lr_y": ly, "init_std": init} for lr, reg, ly, init in grid
-        ]
+        return [{"lr": lr, "reg": reg, "lr_y": ly, "init_std": init} for lr, reg, ly, init in grid]
     grid = itertools.product([0.02, 0.05], [0.02, 0.05], [0.1, 0.3], [20, 40])
-    return [
-        {"lr": lr, "reg": reg, "init_high": hi, "n_epochs": ep} for lr, reg, hi, ep in grid
-    ]
+    return [{"lr": lr, "reg": reg, "init_high": hi, "n_epochs": ep} for lr, reg, hi, ep in grid]
 
 
 def main() -> None:

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _grid_solvers import exact_low_rank, held_out_rmse
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import funkrs
+from _grid_solvers import exact_low_rank, held_out_rmse
 from funkrs.exceptions import InvalidParameterError
 
 
@@ -22,7 +22,8 @@ def test_recovers_a_noise_free_non_negative_low_rank_set() -> None:
         solver="nmf", n_factors=3, solver_options=opts, random_state=0
     ).fit(train)
     assert held_out_rmse(model, test) < 0.05
-    assert model.user_factors_.min() >= 0 and model.item_factors_.min() >= 0
+    assert model.user_factors_.min() >= 0
+    assert model.item_factors_.min() >= 0
 
 
 @st.composite
@@ -64,7 +65,8 @@ def test_negative_ratings_are_fitted_with_non_negative_factors() -> None:
     base = funkrs.MatrixFactorization(solver="baseline").fit(jester)
     fitted = funkrs.evaluate(model, jester, metrics=["rmse"])["rmse"]
     assert fitted < 0.9 * funkrs.evaluate(base, jester, metrics=["rmse"])["rmse"]
-    assert model.user_factors_.min() >= 0 and model.item_factors_.min() >= 0
+    assert model.user_factors_.min() >= 0
+    assert model.item_factors_.min() >= 0
 
 
 def test_same_factors_for_1_2_4_threads_and_the_seed_matters() -> None:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _grid_solvers import exact_low_rank, held_out_rmse
 
 import funkrs
+from _grid_solvers import exact_low_rank, held_out_rmse
 from funkrs.exceptions import InvalidParameterError
 
 
@@ -21,7 +21,8 @@ def test_recovers_a_noise_free_low_rank_set() -> None:
     ).fit(train)
     assert held_out_rmse(model, test) < 0.05
     history = model.solver_info_["train_rmse"]
-    assert len(history) == 200 and history[-1] < 0.05 < history[0]
+    assert len(history) == 200
+    assert history[-1] < 0.05 < history[0]
 
 
 def test_same_factors_for_1_2_4_threads_and_the_seed_matters() -> None:

@@ -121,7 +121,6 @@ def nmf_fit(
     seed: int = 0,
     n_threads: int | None = None,
 ) -> _GridFit: ...
-
 def ials_fit(
     users: npt.NDArray[np.uint32],
     items: npt.NDArray[np.uint32],
