@@ -308,10 +308,10 @@ pub fn fit(
     let counts: Vec<f32> = (0..nu).map(|u| by_user.row(u).len() as f32).collect();
     let std = params.init_std;
     let p = init_rows(nu, k, params.seed, 1, par, |rng, c| {
-        rng.fill_normal(c, 0.0, std)
+        rng.fill_normal(c, 0.0, std);
     });
     let q = init_rows(ni, k, params.seed, 2, par, |rng, c| {
-        rng.fill_normal(c, 0.0, std)
+        rng.fill_normal(c, 0.0, std);
     });
     let (mut p, mut q) = (pad(&p, k, kp), pad(&q, k, kp));
     let mut y = vec![0f32; ni * kp];

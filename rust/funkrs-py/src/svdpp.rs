@@ -20,8 +20,8 @@ type FitOutput<'py> = (
 );
 
 /// Runs `fit` detached from the interpreter, polling Ctrl-C before every stratum.
-fn run<'py>(
-    py: Python<'py>,
+fn run(
+    py: Python<'_>,
     n_threads: Option<i64>,
     (n_users, n_items): (usize, usize),
     fit: impl Send
@@ -29,7 +29,7 @@ fn run<'py>(
             Par<'_>,
             &mut dyn FnMut() -> Result<(), FunkError>,
         ) -> Result<FittedFactors, FunkError>,
-) -> PyResult<FitOutput<'py>> {
+) -> PyResult<FitOutput<'_>> {
     let mut stashed: Option<PyErr> = None;
     let res = enter(py, n_threads, |par| {
         let mut check = || {
