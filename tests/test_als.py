@@ -101,7 +101,8 @@ def test_unbiased_has_no_biases_and_history_and_info_are_kept(tmp_path: Path) ->
         solver="als", n_factors=4, biased=False, solver_options={"n_iter": 4}, random_state=0
     ).fit(data)
     assert not model.biased_
-    assert not np.any(model.user_bias_) and not np.any(model.item_bias_)
+    assert not np.any(model.user_bias_)
+    assert not np.any(model.item_bias_)
     assert model.history_.height == 4
     rmse = model.history_["train_rmse"].to_list()
     assert rmse == sorted(rmse, reverse=True)  # ALS never increases its training loss much
