@@ -53,3 +53,8 @@ class TestSVDpp(SolverContract):
 class TestNMF(SolverContract):
     solver = "nmf"
     solver_options: ClassVar[dict[str, Any]] = {"n_epochs": 40}
+
+
+class TestALS(SolverContract):
+    solver = "als"
+    params: ClassVar[dict[str, Any]] = {"n_factors": 8}

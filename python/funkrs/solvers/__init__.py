@@ -451,6 +451,7 @@ _KNOWN: dict[str, str] = {
     "implicit-als": "funkrs.solvers._implicit_als:ImplicitALS",
     "svdpp": "funkrs.solvers._svdpp:SVDpp",
     "nmf": "funkrs.solvers._nmf:NMF",
+    "als": "funkrs.solvers._als:ALS",
 }
 _REGISTRY: dict[str, type[Any]] = {}
 #: Where each registered (or built-in) name comes from, for the clash warnings.

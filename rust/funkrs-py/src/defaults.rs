@@ -55,8 +55,16 @@ pub struct NmfDefaults {
     init_high: f64,
 }
 
-/// Adds `SGD_DEFAULTS`, `IMPUTED_SVD_DEFAULTS`, `IALS_DEFAULTS`, `SVDPP_DEFAULTS` and
-/// `NMF_DEFAULTS` to the module.
+/// Defaults of `als_fit` (and of the `als` solver): `ALS_DEFAULTS`.
+#[pyclass(frozen, get_all, module = "funkrs._funkrs")]
+pub struct AlsDefaults {
+    n_iter: usize,
+    reg: f64,
+    init_std: f64,
+}
+
+/// Adds `SGD_DEFAULTS`, `IMPUTED_SVD_DEFAULTS`, `IALS_DEFAULTS`, `SVDPP_DEFAULTS`,
+/// `NMF_DEFAULTS` and `ALS_DEFAULTS` to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add(
         "SGD_DEFAULTS",
@@ -116,5 +124,14 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
             },
         )?;
     }
+    let d = funkrs_core::als::AlsParams::default();
+    m.add(
+        "ALS_DEFAULTS",
+        AlsDefaults {
+            n_iter: d.n_iter,
+            reg: f64::from(d.reg),
+            init_std: f64::from(d.init_std),
+        },
+    )?;
     Ok(())
 }

@@ -7,6 +7,7 @@
 // #[pyfunction] arguments are extracted by value; borrowing them is not an option.
 #![allow(clippy::needless_pass_by_value)]
 
+mod als;
 mod defaults;
 mod enter;
 mod errors;
@@ -22,8 +23,10 @@ use pyo3::prelude::*;
 #[pymodule(gil_used = false)]
 mod _funkrs {
     #[pymodule_export]
+    use crate::als::als_fit;
+    #[pymodule_export]
     use crate::defaults::{
-        IalsDefaults, ImputedSvdDefaults, NmfDefaults, SgdDefaults, SvdppDefaults,
+        AlsDefaults, IalsDefaults, ImputedSvdDefaults, NmfDefaults, SgdDefaults, SvdppDefaults,
     };
     #[pymodule_export]
     use crate::ials::ials_fit;
