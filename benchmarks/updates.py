@@ -51,8 +51,11 @@ def accuracy(seed: int, replay: float, n_epochs: int | None) -> dict[str, float]
     drift = copy.deepcopy(m90)
     for j in range(10):
         lo = a + j * step
-        drift.partial_fit(ratings(u[lo : lo + step], i[lo : lo + step], r[lo : lo + step]),
-                          n_epochs, replay=replay)
+        drift.partial_fit(
+            ratings(u[lo : lo + step], i[lo : lo + step], r[lo : lo + step]),
+            n_epochs,
+            replay=replay,
+        )
     out["rmse_ten_updates"] = funkrs.evaluate(drift, test)["rmse"]
     return out
 
@@ -99,8 +102,12 @@ def main() -> None:
         print({k: round(v, 4) for k, v in a.items()})
     med = {k: statistics.median(a[k] for a in acc) for k in acc[0]}
     print("median:", {k: round(v, 4) for k, v in med.items()})
-    print("partial_fit - refit:", round(med["rmse_partial_fit"] - med["rmse_refit_95"], 4),
-          "ten updates - refit:", round(med["rmse_ten_updates"] - med["rmse_refit_95"], 4))
+    print(
+        "partial_fit - refit:",
+        round(med["rmse_partial_fit"] - med["rmse_refit_95"], 4),
+        "ten updates - refit:",
+        round(med["rmse_ten_updates"] - med["rmse_refit_95"], 4),
+    )
     result: dict[str, object] = {"accuracy": acc, "accuracy_median": med, "args": vars(args)}
     if not args.skip_time:
         times = timing(args)

@@ -49,11 +49,13 @@ def test_vocabularies_grow_and_old_ids_keep_their_numbers() -> None:
     model = _fitted(OLD)
     before_u, before_i = model.users_.ids_array.copy(), model.items_.ids_array.copy()
     extra = funkrs.Ratings.from_arrays([10_001, 10_001, 10_002], [9_001, 0, 9_001], [5.0, 1, 3])
-    model.partial_fit(funkrs.Ratings.from_arrays(
-        np.concatenate([NEW.raw_users(), extra.raw_users()]),
-        np.concatenate([NEW.raw_items(), extra.raw_items()]),
-        np.concatenate([NEW.values, extra.values]),
-    ))
+    model.partial_fit(
+        funkrs.Ratings.from_arrays(
+            np.concatenate([NEW.raw_users(), extra.raw_users()]),
+            np.concatenate([NEW.raw_items(), extra.raw_items()]),
+            np.concatenate([NEW.values, extra.values]),
+        )
+    )
     assert np.array_equal(model.users_.ids_array[: len(before_u)], before_u)
     assert np.array_equal(model.items_.ids_array[: len(before_i)], before_i)
     assert model.users_.ids_array[-2:].tolist() == [10_001, 10_002]
@@ -61,10 +63,12 @@ def test_vocabularies_grow_and_old_ids_keep_their_numbers() -> None:
     # New users and items get factor-based scores, not the baseline.
     assert np.abs(model.user_factors_[-2:]).sum() > 0
     assert np.abs(model.item_factors_[-1]).sum() > 0
-    assert 10_001 in model.users_ and model.predict_one(10_001, 9_001) > 0
+    assert 10_001 in model.users_
+    assert model.predict_one(10_001, 9_001) > 0
     # The seen index covers the new pairs; history continues.
     recs = model.recommend([10_001], n=200)
-    assert 9_001 not in recs["item"].to_list() and 0 not in recs["item"].to_list()
+    assert 9_001 not in recs["item"].to_list()
+    assert 0 not in recs["item"].to_list()
     assert model.n_iter_ == 5 + 5
     assert model.history_["epoch"].to_list() == list(range(1, 11))
 

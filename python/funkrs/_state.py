@@ -297,7 +297,9 @@ def _check_seen(
     if len(indices) > 1:
         falls = np.flatnonzero(indices[1:] <= indices[:-1]) + 1
         row_starts = indptr[1:-1][indptr[1:-1] < len(indices)].astype(np.int64)
-        if not bool(np.isin(falls, row_starts).all()):
+        is_start = np.zeros(len(indices), dtype=bool)
+        is_start[row_starts] = True
+        if not bool(is_start[falls].all()):
             raise error("seen_indices must be sorted and distinct within each user's row")
 
 

@@ -261,7 +261,7 @@ class Vocabulary:
         return vocab
 
     def extended(self, ids: np.ndarray) -> Vocabulary:
-        """This vocabulary with ``ids`` (new, distinct; not checked here) appended.
+        """A vocabulary of these ids followed by ``ids`` (new, distinct; not checked here).
 
         The old ids keep their inner numbers; the new ones follow in the order given.
         """

@@ -704,9 +704,7 @@ def _merge_seen(
     return indptr, np.ascontiguousarray(indices[keep], dtype=np.uint32)
 
 
-def _grown_offset(
-    st: FittedState, seen: np.ndarray, items: np.ndarray, n_items: int
-) -> np.ndarray:
+def _grown_offset(st: FittedState, seen: np.ndarray, items: np.ndarray, n_items: int) -> np.ndarray:
     """The popularity term with the rated items' counts updated (others keep their bits).
 
     The term is ``w · σ · log(1 + n_i)``; ``w · σ`` is read back from the old term and the

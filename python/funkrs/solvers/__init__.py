@@ -368,14 +368,14 @@ class Solver(Protocol):
 
 def updatable() -> list[str]:
     """Names of the registered solvers that declare ``supports_update`` (for messages)."""
-    names = []
-    for name in available():
-        try:
-            if capabilities(name).supports_update:
-                names.append(name)
-        except (ImportError, InvalidParameterError, SolverNotFoundError):
-            continue
-    return names
+    return [name for name in available() if _can_update(name)]
+
+
+def _can_update(name: str) -> bool:
+    try:
+        return capabilities(name).supports_update
+    except (ImportError, InvalidParameterError, SolverNotFoundError):
+        return False
 
 
 @dataclass(frozen=True)

@@ -345,7 +345,13 @@ def _init_new_rows(
     mu, biased = float(state.global_mean), solver.biased
     n_threads = params.n_threads
 
-    def fold(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, n: int, side: tuple) -> tuple:
+    def fold(
+        rows: np.ndarray,
+        cols: np.ndarray,
+        vals: np.ndarray,
+        n: int,
+        side: tuple[np.ndarray, np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray]:
         indptr, order = _funkrs.csr_from_coo(
             np.ascontiguousarray(rows, dtype=np.uint32),
             np.arange(len(rows), dtype=np.uint32),
@@ -405,7 +411,7 @@ def _replay(
     indptr = state.seen_indptr.astype(np.int64)
     counts = indptr[affected + 1] - indptr[affected]
     total = int(counts.sum())
-    n = int(round(params.replay * len(new)))
+    n = round(params.replay * len(new))
     if total == 0 or n == 0:
         empty = np.zeros(0, np.uint32)
         return empty, empty, np.zeros(0, np.float32)
