@@ -78,7 +78,8 @@ class FittedState:
     biased : bool
         Whether ``μ + b_u + b_i`` enters predictions of known pairs.
     users, items : Vocabulary
-        Raw ids; the position of an id is its row in the factors.
+        Raw ids; the position of an id is its row in the factors. Sorted after ``fit``;
+        ids added by ``partial_fit`` are appended after the old ones.
     rating_scale : (float, float)
         Lowest and highest training rating (the clipping range).
     seen_indptr, seen_indices : numpy.ndarray
@@ -215,8 +216,9 @@ def _check_vocab(name: str, vocab: Any, error: type[Exception]) -> int:
         raise error(f"{name} ids must be a 1-D array, got {getattr(ids, 'shape', ids)!r}")
     if ids.dtype != np.int64 and not (ids.dtype.kind == "U" and ids.dtype.isnative):
         raise error(f"{name} ids must be int64 or unicode strings, got dtype {ids.dtype}")
-    if len(ids) > 1 and not bool(np.all(ids[1:] > ids[:-1])):
-        raise error(f"{name} ids must be sorted and distinct")
+    # Sorted at fit time; ids added later (partial_fit) are appended, so check distinctness.
+    if len(ids) > 1 and not bool(np.all(ids[1:] > ids[:-1])) and len(np.unique(ids)) != len(ids):
+        raise error(f"{name} ids must be distinct")
     if len(ids) > _INT64.max // 2 or len(ids) > np.iinfo(np.uint32).max:
         raise error(f"{name} has {len(ids)} ids, more than funkrs can index")
     return len(ids)
@@ -295,7 +297,9 @@ def _check_seen(
     if len(indices) > 1:
         falls = np.flatnonzero(indices[1:] <= indices[:-1]) + 1
         row_starts = indptr[1:-1][indptr[1:-1] < len(indices)].astype(np.int64)
-        if not bool(np.isin(falls, row_starts).all()):
+        is_start = np.zeros(len(indices), dtype=bool)
+        is_start[row_starts] = True
+        if not bool(is_start[falls].all()):
             raise error("seen_indices must be sorted and distinct within each user's row")
 
 

@@ -260,9 +260,18 @@ class Vocabulary:
         vocab.__setstate__({"ids": ids})
         return vocab
 
+    def extended(self, ids: np.ndarray) -> Vocabulary:
+        """A vocabulary of these ids followed by ``ids`` (new, distinct; not checked here).
+
+        The old ids keep their inner numbers; the new ones follow in the order given.
+        """
+        if len(ids) == 0:
+            return self
+        return Vocabulary.from_sorted(np.concatenate([self._ids, ids]))
+
     @property
     def ids_array(self) -> np.ndarray:
-        """The sorted raw ids (read-only)."""
+        """The raw ids in inner-id order (read-only): sorted, unless ids were appended."""
         return self._ids
 
     @property
@@ -353,8 +362,9 @@ class Vocabulary:
             out = self._str_index().lookup(_ucs4_rows(query)).reshape(arr.shape)
             found = out >= 0
         else:
-            pos = np.searchsorted(self._ids, query)
-            pos_c = np.minimum(pos, len(self._ids) - 1)
+            sorter = np.argsort(self._ids, kind="stable")
+            pos = np.searchsorted(self._ids, query, sorter=sorter)
+            pos_c = sorter[np.minimum(pos, len(self._ids) - 1)]
             hit = self._ids[pos_c] == query
             out.reshape(-1)[hit] = pos_c[hit]
             found = hit.reshape(arr.shape)

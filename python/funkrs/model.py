@@ -294,6 +294,92 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         self._set_fitted(ratings, _checked_factors(factors, ratings, self.solver, caps, n_factors))
         return self
 
+    def partial_fit(
+        self, new_ratings: Ratings, n_epochs: int | None = None, *, replay: float = 0.0
+    ) -> MatrixFactorization:
+        """Add ``new_ratings`` to the fitted model without refitting; returns ``self``.
+
+        Users and items never seen before are appended to the vocabularies (old ids keep
+        their inner numbers). The solver then updates the rows the new ratings touch
+        (funk-sgd: the new users and items folded in, then ``n_epochs`` warm-started SGD
+        epochs over the new ratings in the fit's standardised units; see
+        :meth:`funkrs.solvers._sgd.FunkSGD.update`). Rows no new rating touches keep
+        their bits unless ``replay > 0``. The seen-items index, the rating scale, the
+        popularity term of the touched items and ``history_`` (one row per update epoch,
+        numbered on from the fit's) follow the new ratings; ``μ`` stays. The new state is
+        built aside and validated before it replaces the old one, so an error or Ctrl-C
+        leaves the model exactly as it was. Deterministic for an int ``random_state`` at
+        any ``n_threads`` (each successive update draws from its own stream of it).
+
+        Parameters
+        ----------
+        new_ratings : Ratings
+            The new ratings (raw ids of the model's kind).
+        n_epochs : int, optional
+            Passes over the new ratings; None uses the solver's own ``n_epochs``.
+        replay : float
+            Old pairs of the affected users replayed per new rating (0, the default, replays
+            none), trained towards the model's predictions from before the update; this
+            anchors the affected rows and also moves the rows of the replayed items.
+
+        Raises
+        ------
+        NotFittedError
+            The model is not fitted.
+        InvalidParameterError
+            The solver cannot update (the message names those that can), or ``n_epochs``
+            or ``replay`` is out of range.
+        RatingsError
+            The ids of ``new_ratings`` are of the other kind than the model's.
+        """
+        st = self._fitted()
+        require_ratings("partial_fit", "new_ratings", new_ratings)
+        epochs = check_int("n_epochs", n_epochs, minimum=0, maximum=INT64_MAX, allow_none=True)
+        share = check_float("replay", replay, minimum=0)
+        solver, caps = self._make_solver_and_capabilities()
+        if not caps.supports_update:
+            can = _solvers.updatable()
+            raise InvalidParameterError(
+                f"solver {self.solver!r} cannot update a fitted model (it does not declare "
+                f"supports_update = True); solvers that can: {', '.join(can) or 'none'}; "
+                "refit with fit() instead"
+            )
+        _check_feedback(self.solver, caps, new_ratings)
+        if len(new_ratings) == 0:
+            return self
+        grown, new = _grown(st, new_ratings, self._threads())
+        n_updates = int(st.solver_info.get("n_updates", 0) or 0) + 1
+        base = _seed(check_random_state("random_state", self.random_state))
+        seed = (base + 0x9E3779B97F4A7C15 * n_updates) % (1 << 64)
+        params = _solvers.UpdateParams(
+            n_old_users=st.n_users,
+            n_old_items=st.n_items,
+            n_epochs=epochs,
+            replay=share,
+            seed=seed,
+            n_threads=self._threads(),
+        )
+        factors = solver.update(grown, new, params)
+        if not isinstance(factors, _solvers.Factors):
+            raise InvalidParameterError(
+                f"solver {self.solver!r} update returned {type(factors).__name__}, not "
+                "funkrs.solvers.Factors"
+            )
+        f = factors.validate(grown.n_users, grown.n_items, st.n_factors, solver=self.solver)
+        last = max((int(r["epoch"] or 0) for r in st.history), default=0)
+        rows = [{**row, "epoch": last + int(row.get("epoch") or 0)} for row in f.history]
+        state = grown.replace(
+            user_factors=f.user_factors,
+            item_factors=f.item_factors,
+            user_bias=f.user_bias,
+            item_bias=f.item_bias,
+            history=tuple(st.history) + tuple(history_rows(rows)),
+            best_epoch=None,
+            solver_info={**dict(f.info), "n_updates": n_updates},
+        )
+        self._adopt(state)
+        return self
+
     def _check_params(self) -> int:
         """Check every parameter the estimator owns; return ``n_factors``."""
         n_factors = check_int("n_factors", self.n_factors, minimum=1, maximum=INT64_MAX)
@@ -539,6 +625,104 @@ def load(path: str | os.PathLike[str]) -> MatrixFactorization:
 
 
 persistence.set_loader(load)
+
+
+def _grown(st: FittedState, ratings: Ratings, n_threads: int | None) -> tuple[FittedState, Ratings]:
+    """``st`` grown to the users and items of ``ratings``, and ``ratings`` in its inner ids.
+
+    New ids are appended (in sorted order) with zero rows; the seen-items index gains the
+    new pairs, the rating scale widens to cover the new values, and the popularity term of
+    the items rated is recomputed from their new counts of seen users.
+    """
+    inner = []
+    vocabs = []
+    for what, vocab, old in (
+        ("user", ratings.user_vocab, st.users),
+        ("item", ratings.item_vocab, st.items),
+    ):
+        ids = vocab.ids_array
+        mapped = old.numbers(ids, missing="negative", what=what)
+        fresh = mapped < 0
+        mapped[fresh] = len(old) + np.arange(int(fresh.sum()))
+        inner.append(mapped)
+        vocabs.append(old.extended(ids[fresh]))
+    users = inner[0][ratings.users].astype(np.uint32)
+    items = inner[1][ratings.items].astype(np.uint32)
+    n_users, n_items = len(vocabs[0]), len(vocabs[1])
+    k = st.n_factors
+
+    def grow(arr: np.ndarray, n: int) -> np.ndarray:
+        extra = np.zeros((n - arr.shape[0], *arr.shape[1:]), np.float32)
+        return np.ascontiguousarray(np.concatenate([arr, extra]), dtype=np.float32)
+
+    indptr, indices = _merge_seen(st, users, items, n_users, n_threads)
+    lo, hi = st.rating_scale
+    if len(ratings.values):
+        lo = min(lo, float(ratings.values.min()))
+        hi = max(hi, float(ratings.values.max()))
+    grown = st.replace(
+        user_factors=grow(st.user_factors, n_users).reshape(n_users, k),
+        item_factors=grow(st.item_factors, n_items).reshape(n_items, k),
+        user_bias=grow(st.user_bias, n_users),
+        item_bias=grow(st.item_bias, n_items),
+        users=vocabs[0],
+        items=vocabs[1],
+        rating_scale=(lo, hi),
+        seen_indptr=indptr,
+        seen_indices=indices,
+        item_rank_offset=_grown_offset(st, indices, items, n_items),
+    )
+    new = Ratings(users, items, ratings.values, vocabs[0], vocabs[1], (lo, hi))
+    return grown, new
+
+
+def _merge_seen(
+    st: FittedState, users: np.ndarray, items: np.ndarray, n_users: int, n_threads: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The seen-items CSR of ``st`` plus the pairs ``(users, items)``, sorted and distinct."""
+    old_rows = np.repeat(
+        np.arange(st.n_users, dtype=np.uint32), np.diff(st.seen_indptr).astype(np.int64)
+    )
+    rows = np.concatenate([old_rows, users])
+    cols = np.concatenate([st.seen_indices, items])
+    indptr, indices = _funkrs.csr_from_coo(
+        np.ascontiguousarray(rows, dtype=np.uint32),
+        np.ascontiguousarray(cols, dtype=np.uint32),
+        n_users,
+        n_threads=n_threads,
+    )
+    if len(indices) < 2:
+        return indptr, indices
+    row_of = np.repeat(np.arange(n_users), np.diff(indptr).astype(np.int64))
+    dup = np.zeros(len(indices), dtype=bool)
+    dup[1:] = (indices[1:] == indices[:-1]) & (row_of[1:] == row_of[:-1])
+    if not dup.any():
+        return indptr, indices
+    keep = ~dup
+    counts = np.bincount(row_of[keep], minlength=n_users)
+    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint64)
+    return indptr, np.ascontiguousarray(indices[keep], dtype=np.uint32)
+
+
+def _grown_offset(st: FittedState, seen: np.ndarray, items: np.ndarray, n_items: int) -> np.ndarray:
+    """The popularity term with the rated items' counts updated (others keep their bits).
+
+    The term is ``w · σ · log(1 + n_i)``; ``w · σ`` is read back from the old term and the
+    old counts of seen users (the training data is not stored).
+    """
+    old = st.item_rank_offset
+    out = np.concatenate([old, np.zeros(n_items - len(old), np.float32)])
+    if not old.any() or len(items) == 0:
+        return out
+    counts_old = np.bincount(st.seen_indices, minlength=st.n_items)
+    ok = (counts_old > 0) & (old > 0)
+    if not ok.any():
+        return out
+    slope = float(np.median(old[ok] / np.log1p(counts_old[ok])))
+    touched = np.unique(items)
+    counts = np.bincount(seen, minlength=n_items)
+    out[touched] = (slope * np.log1p(counts[touched])).astype(np.float32)
+    return out
 
 
 def rank_offset(ratings: Ratings, weight: float) -> np.ndarray:

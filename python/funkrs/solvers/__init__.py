@@ -34,6 +34,19 @@ turns :class:`funkrs.Ratings` and the :class:`SolverParams` every solver gets (`
     at all for a model without a latent space); never more. Otherwise the width must equal
     ``n_factors``.
 
+``supports_update`` : bool, default False
+    The class has ``update(state, new, params)``, which
+    :meth:`funkrs.MatrixFactorization.partial_fit` calls: ``state`` is the fitted
+    :class:`~funkrs._state.FittedState` already grown to the new users and items (their
+    factor rows and biases zero, appended after the old ones; the seen-items index and the
+    rating scale include the new ratings), ``new`` the new ratings as :class:`funkrs.Ratings`
+    in ``state``'s inner ids, and ``params`` an :class:`UpdateParams`. It returns
+    :class:`Factors` of ``state``'s shape (its ``history`` holds the epochs of the update
+    only). It must not modify ``state``, should change only the rows the new ratings touch
+    (or document otherwise), and must be deterministic for ``params.seed`` at any
+    ``n_threads``. Solvers without it make ``partial_fit`` an ``InvalidParameterError``
+    naming the solvers that have it.
+
 ``predicts_ratings`` : bool, default True
     Optional. False for a model whose predictions are not ratings (preference scores):
     :func:`funkrs.evaluate` then refuses ``"rmse"`` and ``"mae"`` for it.
@@ -107,11 +120,13 @@ __all__ = [
     "FitParams",
     "Solver",
     "SolverParams",
+    "UpdateParams",
     "ValidationSet",
     "available",
     "capabilities",
     "get",
     "register",
+    "updatable",
 ]
 
 ENTRY_POINT_GROUP = "funkrs.solvers"
@@ -157,6 +172,33 @@ class SolverParams:
     """
 
     n_factors: int
+    seed: int = 0
+    n_threads: int | None = None
+
+
+@dataclass(frozen=True)
+class UpdateParams:
+    """What a solver's ``update`` gets besides the state and the new ratings (protocol v2).
+
+    Attributes
+    ----------
+    n_old_users, n_old_items : int
+        Users and items the model had before: rows from these on are new (zero in the
+        state given to ``update``).
+    n_epochs : int or None
+        Passes over the new ratings; None means the solver's own default.
+    replay : float
+        Old pairs replayed per new rating (0 = none); see the solver's documentation.
+    seed : int
+        64-bit seed; a fixed seed must give bit-identical factors at any ``n_threads``.
+    n_threads : int or None
+        Threads to use; None means the library default.
+    """
+
+    n_old_users: int
+    n_old_items: int
+    n_epochs: int | None = None
+    replay: float = 0.0
     seed: int = 0
     n_threads: int | None = None
 
@@ -324,6 +366,18 @@ class Solver(Protocol):
         ...
 
 
+def updatable() -> list[str]:
+    """Names of the registered solvers that declare ``supports_update`` (for messages)."""
+    return [name for name in available() if _can_update(name)]
+
+
+def _can_update(name: str) -> bool:
+    try:
+        return capabilities(name).supports_update
+    except (ImportError, InvalidParameterError, SolverNotFoundError):
+        return False
+
+
 @dataclass(frozen=True)
 class Capabilities:
     """What a solver class declares (see the module docs); built by :func:`capabilities`."""
@@ -334,6 +388,7 @@ class Capabilities:
     supports_callback: bool = False
     estimator_params: frozenset[str] = frozenset()
     rank_limited: bool = False
+    supports_update: bool = False
 
 
 def capabilities(solver: str | type[Any]) -> Capabilities:
@@ -364,13 +419,17 @@ def _declared(cls: type[Any], key: str) -> Capabilities:
             f"implements versions 1 (deprecated) and {PROTOCOL_VERSION}"
         )
     flags = {}
-    for attr in ("supports_validation", "supports_callback", "rank_limited"):
+    for attr in ("supports_validation", "supports_callback", "rank_limited", "supports_update"):
         value = getattr(cls, attr, False)
         if not isinstance(value, bool):
             raise InvalidParameterError(
                 f"solver {key!r} declares {attr} = {value!r}; it must be True or False"
             )
         flags[attr] = value
+    if flags["supports_update"] and not callable(getattr(cls, "update", None)):
+        raise InvalidParameterError(
+            f"solver {key!r} declares supports_update = True but has no update() method"
+        )
     feedback: Any = getattr(cls, "feedback", "explicit")
     if feedback not in ("explicit", "implicit"):
         raise InvalidParameterError(

@@ -15,12 +15,14 @@ from funkrs.solvers import (
     EpochCallback,
     Factors,
     SolverParams,
+    UpdateParams,
     ValidationSet,
     accepts_v1_calls,
 )
 
 if TYPE_CHECKING:
     from funkrs._ratings import Ratings
+    from funkrs._state import FittedState
 
 __all__ = ["FunkSGD"]
 
@@ -110,6 +112,7 @@ class FunkSGD:
         {"n_epochs", "lr", "reg", "init_std", "biased"}
     )
     rank_limited: ClassVar[bool] = False
+    supports_update: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -229,6 +232,67 @@ class FunkSGD:
             history,
             best,
             ranking=self.objective == "ranking",
+            info=_units_info(ratings.values, self.biased, self.standardize),
+        )
+
+    def update(self, state: FittedState, new: Ratings, params: UpdateParams) -> Factors:
+        """Warm-started epochs over ``new`` (see :meth:`funkrs.MatrixFactorization.partial_fit`).
+
+        New users are first folded in against the item factors (ridge least squares on
+        their ratings of old items), then new items against the user factors; a new row
+        with no such rating starts from the seeded normal initialisation of ``fit``. Then
+        ``n_epochs`` epochs of the joint SGD schedule run over the new ratings (and, with
+        ``replay > 0``, ``replay`` sampled old pairs of the affected users per new rating,
+        trained towards the model's own predictions from before the update), in the
+        standardised units of the original fit (``solver_info_["center"]`` and
+        ``["scale"]``). ``μ`` stays as it is. The ranking objective's sampled negatives are
+        not drawn in an update: it trains on the ratings given.
+        """
+        n_epochs = self.n_epochs if params.n_epochs is None else params.n_epochs
+        center, scale = _units_of(state, new.values, self.biased, self.standardize)
+        p = np.array(state.user_factors, dtype=np.float32, order="C")
+        q = np.array(state.item_factors, dtype=np.float32, order="C")
+        bu = np.array(state.user_bias, dtype=np.float32)
+        bi = np.array(state.item_bias, dtype=np.float32)
+        _init_new_rows(self, state, new, params, (p, q, bu, bi), scale)
+        users, items, values = new.users, new.items, new.values
+        if params.replay > 0:
+            ru, ri, rv = _replay(state, new, params, (p, q, bu, bi))
+            users = np.concatenate([users, ru])
+            items = np.concatenate([items, ri])
+            values = np.concatenate([values, rv])
+        p2, q2, bu2, bi2, history = _funkrs.sgd_update(
+            np.ascontiguousarray(users, dtype=np.uint32),
+            np.ascontiguousarray(items, dtype=np.uint32),
+            np.ascontiguousarray(values, dtype=np.float32),
+            p,
+            q,
+            bu,
+            bi,
+            float(state.global_mean),
+            center,
+            scale,
+            n_epochs=n_epochs,
+            lr=self.lr,
+            reg=self.reg,
+            lr_decay=self.lr_decay,
+            biased=self.biased,
+            seed=params.seed,
+            reshuffle=self.reshuffle,
+            n_threads=params.n_threads,
+        )
+        info = {**state.solver_info, "center": center, "scale": scale}
+        return Factors(
+            p2,
+            q2,
+            bu2,
+            bi2,
+            float(state.global_mean),
+            self.biased,
+            history,
+            None,
+            ranking=self.objective == "ranking",
+            info=info,
         )
 
     def _stops_early(self) -> bool:
@@ -238,6 +302,131 @@ class FunkSGD:
                 "objective does not minimise; pass early_stopping=False"
             )
         return self.early_stopping
+
+
+def _units_info(values: np.ndarray, biased: bool, standardize: bool) -> dict[str, Any]:
+    """The training units of a fit (``Units::of`` in the core), for later updates."""
+    if not standardize or len(values) == 0:
+        return {"center": 0.0, "scale": 1.0}
+    v = values.astype(np.float64)
+    center = float(np.float32(v.mean())) if biased else 0.0
+    scale = float(np.sqrt(np.mean((v - center) ** 2)))
+    if not (np.isfinite(scale) and scale > 0):
+        scale = 1.0
+    return {"center": center, "scale": float(np.float32(scale))}
+
+
+def _units_of(
+    state: FittedState, values: np.ndarray, biased: bool, standardize: bool
+) -> tuple[float, float]:
+    """The fit's units from ``solver_info``; models saved without them use ``values``'."""
+    info = state.solver_info
+    center, scale = info.get("center"), info.get("scale")
+    if isinstance(center, (int, float)) and isinstance(scale, (int, float)) and scale > 0:
+        return float(center), float(scale)
+    units = _units_info(values, biased, standardize)
+    return float(units["center"]), float(units["scale"])
+
+
+def _init_new_rows(
+    solver: FunkSGD,
+    state: FittedState,
+    new: Ratings,
+    params: UpdateParams,
+    arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    scale: float,
+) -> None:
+    """Starting values of the new users' and items' rows (in place): fold-in, else random."""
+    p, q, bu, bi = arrays
+    n_users, n_items = p.shape[0], q.shape[0]
+    nu0, ni0 = params.n_old_users, params.n_old_items
+    users, items, values = new.users.astype(np.int64), new.items.astype(np.int64), new.values
+    reg = max(solver.reg, 1e-6)
+    mu, biased = float(state.global_mean), solver.biased
+    n_threads = params.n_threads
+
+    def fold(
+        rows: np.ndarray,
+        cols: np.ndarray,
+        vals: np.ndarray,
+        n: int,
+        side: tuple[np.ndarray, np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        indptr, order = _funkrs.csr_from_coo(
+            np.ascontiguousarray(rows, dtype=np.uint32),
+            np.arange(len(rows), dtype=np.uint32),
+            n,
+        )
+        return _funkrs.fold_in(
+            side[0],
+            side[1],
+            mu,
+            biased,
+            indptr,
+            np.ascontiguousarray(cols[order], dtype=np.uint32),
+            np.ascontiguousarray(vals[order], dtype=np.float32),
+            float(reg),
+            n_threads=n_threads,
+        )
+
+    filled_u = np.zeros(n_users - nu0, dtype=bool)
+    if n_users > nu0:
+        sel = (users >= nu0) & (items < ni0)
+        fp, fb = fold(users[sel] - nu0, items[sel], values[sel], n_users - nu0, (q, bi))
+        filled_u = np.bincount(users[sel] - nu0, minlength=n_users - nu0) > 0
+        p[nu0:][filled_u] = fp[filled_u]
+        bu[nu0:][filled_u] = fb[filled_u]
+    filled_i = np.zeros(n_items - ni0, dtype=bool)
+    if n_items > ni0:
+        known_user = np.ones(n_users, dtype=bool)
+        known_user[nu0:] = filled_u
+        sel = (items >= ni0) & known_user[users]
+        fq, fb = fold(items[sel] - ni0, users[sel], values[sel], n_items - ni0, (p, bu))
+        filled_i = np.bincount(items[sel] - ni0, minlength=n_items - ni0) > 0
+        q[ni0:][filled_i] = fq[filled_i]
+        bi[ni0:][filled_i] = fb[filled_i]
+    rng = np.random.default_rng([params.seed % (1 << 63), 0x0F0D])
+    root = np.sqrt(scale)
+    for rows, filled, start in ((p, filled_u, nu0), (q, filled_i, ni0)):
+        empty = start + np.flatnonzero(~filled)
+        if len(empty):
+            draw = rng.normal(solver.init_mean, solver.init_std, (len(empty), rows.shape[1]))
+            rows[empty] = (draw * root).astype(np.float32)
+
+
+def _replay(
+    state: FittedState,
+    new: Ratings,
+    params: UpdateParams,
+    arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``replay`` old pairs per new rating, drawn from the seen rows of the affected old users.
+
+    Their targets are the model's predictions before the update, so replaying them pulls the
+    affected rows towards where they were (the old ratings themselves are not stored).
+    """
+    p, q, bu, bi = arrays
+    nu0, ni0 = params.n_old_users, params.n_old_items
+    affected = np.unique(new.users[new.users < nu0]).astype(np.int64)
+    indptr = state.seen_indptr.astype(np.int64)
+    counts = indptr[affected + 1] - indptr[affected]
+    total = int(counts.sum())
+    n = round(params.replay * len(new))
+    if total == 0 or n == 0:
+        empty = np.zeros(0, np.uint32)
+        return empty, empty, np.zeros(0, np.float32)
+    rng = np.random.default_rng([params.seed % (1 << 63), 0x2E91A7])
+    pick = np.sort(rng.integers(0, total, size=n))
+    first = np.cumsum(counts) - counts
+    row = np.searchsorted(first, pick, side="right") - 1
+    u = affected[row]
+    i = state.seen_indices[indptr[u] + (pick - first[row])].astype(np.int64)
+    keep = i < ni0
+    u, i = u[keep], i[keep]
+    pred = np.einsum("ij,ij->i", p[u], q[i])
+    if state.biased:
+        pred = pred + state.global_mean + bu[u] + bi[i]
+    return u.astype(np.uint32), i.astype(np.uint32), pred.astype(np.float32)
 
 
 def _warn_if_worse_than_baseline(

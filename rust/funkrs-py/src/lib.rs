@@ -35,7 +35,7 @@ mod _funkrs {
     #[pymodule_export]
     use crate::scoring::{csr_from_coo, fold_in, predict, top_n};
     #[pymodule_export]
-    use crate::sgd::sgd_fit;
+    use crate::sgd::{sgd_fit, sgd_update};
     #[pymodule_export]
     use crate::svd::{dense_svd, imputed_svd};
     #[pymodule_export]

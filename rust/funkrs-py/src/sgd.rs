@@ -194,3 +194,114 @@ pub fn sgd_fit<'py>(
         f.best_epoch,
     ))
 }
+
+type UpdateOutput<'py> = (
+    Bound<'py, PyArray2<f32>>,
+    Bound<'py, PyArray2<f32>>,
+    Bound<'py, PyArray1<f32>>,
+    Bound<'py, PyArray1<f32>>,
+    Vec<Bound<'py, PyDict>>,
+);
+
+/// Warm-started Funk SGD over `(users, items, ratings)` (inner ids of the grown model),
+/// starting from the given factors and biases in the ratings' units, trained in the units
+/// `(center, scale)`; returns `(P, Q, b_u, b_i, history)`. Rows no rating touches come back
+/// bit for bit.
+#[pyfunction]
+#[pyo3(signature = (users, items, ratings, user_factors, item_factors, user_bias, item_bias,
+    global_mean, center, scale, *, n_epochs, lr, reg, lr_decay=0.0, biased=true, seed=0,
+    n_blocks=None, reshuffle=false, n_threads=None))]
+pub fn sgd_update<'py>(
+    py: Python<'py>,
+    users: PyReadonlyArray1<'py, u32>,
+    items: PyReadonlyArray1<'py, u32>,
+    ratings: PyReadonlyArray1<'py, f32>,
+    user_factors: numpy::PyReadonlyArray2<'py, f32>,
+    item_factors: numpy::PyReadonlyArray2<'py, f32>,
+    user_bias: PyReadonlyArray1<'py, f32>,
+    item_bias: PyReadonlyArray1<'py, f32>,
+    global_mean: f32,
+    center: f32,
+    scale: f32,
+    n_epochs: usize,
+    lr: f32,
+    reg: f32,
+    lr_decay: f32,
+    biased: bool,
+    seed: u64,
+    n_blocks: Option<usize>,
+    reshuffle: bool,
+    n_threads: Option<i64>,
+) -> PyResult<UpdateOutput<'py>> {
+    use numpy::PyUntypedArrayMethods;
+    let (n_users, k) = (user_factors.shape()[0], user_factors.shape()[1]);
+    let n_items = item_factors.shape()[0];
+    if item_factors.shape()[1] != k {
+        return Err(crate::errors::funkrs_error(
+            "ShapeError",
+            format!(
+                "user_factors have {k} columns, item_factors {}",
+                item_factors.shape()[1]
+            ),
+        ));
+    }
+    let contiguous = |name: &str| {
+        crate::errors::funkrs_error("ShapeError", format!("{name} must be C-contiguous"))
+    };
+    let (u, i, r) = (users.as_slice()?, items.as_slice()?, ratings.as_slice()?);
+    let data = Interactions::new(u, i, r, n_users, n_items).map_err(PyFunkErr)?;
+    let warm = sgd::Warm {
+        user_factors: user_factors
+            .as_slice()
+            .map_err(|_| contiguous("user_factors"))?,
+        item_factors: item_factors
+            .as_slice()
+            .map_err(|_| contiguous("item_factors"))?,
+        user_bias: user_bias.as_slice()?,
+        item_bias: item_bias.as_slice()?,
+        global_mean,
+        center,
+        scale,
+    };
+    let params = SgdParams {
+        n_factors: k.max(1),
+        n_epochs,
+        lr,
+        lr_decay,
+        reg,
+        biased,
+        seed,
+        n_blocks,
+        reshuffle,
+        ..SgdParams::default()
+    };
+    let mut monitor = PyMonitor {
+        callback: None,
+        error: None,
+    };
+    let res = enter(py, n_threads, |par| {
+        sgd::update(&data, &warm, &params, par, &mut monitor)
+    });
+    if let Some(e) = monitor.error.take() {
+        return Err(e);
+    }
+    let f = res?;
+    let shape_err =
+        |e: numpy::ndarray::ShapeError| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
+    let p =
+        numpy::ndarray::Array2::from_shape_vec((n_users, k), f.user_factors).map_err(shape_err)?;
+    let q =
+        numpy::ndarray::Array2::from_shape_vec((n_items, k), f.item_factors).map_err(shape_err)?;
+    let history = f
+        .history
+        .iter()
+        .map(|s| stats_dict(py, s))
+        .collect::<PyResult<Vec<_>>>()?;
+    Ok((
+        p.into_pyarray(py),
+        q.into_pyarray(py),
+        f.user_bias.into_pyarray(py),
+        f.item_bias.into_pyarray(py),
+        history,
+    ))
+}

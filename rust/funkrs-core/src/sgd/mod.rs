@@ -29,6 +29,7 @@ mod layout;
 mod negatives;
 mod state;
 mod units;
+mod update;
 
 use std::time::Instant;
 
@@ -38,6 +39,7 @@ use negatives::Negatives;
 pub use state::{EarlyStopping, Validation};
 use state::{State, Stopper};
 pub(crate) use units::Units;
+pub use update::{update, Warm};
 
 use crate::data::Interactions;
 use crate::mem::Need;
