@@ -431,7 +431,6 @@ def _with_users(
     )
 
 
-
 def top_n_rows(
     st: FittedState,
     user_vecs: np.ndarray,
@@ -466,6 +465,7 @@ def top_n_rows(
         candidates=cands,
         n_threads=n_threads,
     )
+
 
 def _sorted_rows(indptr: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """Sort the columns within each CSR row (the exclusion lists must be sorted)."""

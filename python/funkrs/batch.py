@@ -47,6 +47,8 @@ if TYPE_CHECKING:
 __all__ = [
     "cached_model",
     "check_model",
+    "check_recommend_args",
+    "check_similar_args",
     "model_from_bytes",
     "model_to_bytes",
     "predict_batch",
@@ -143,6 +145,16 @@ def cached_model(
         while len(_CACHE) > _CACHE_SIZE:
             _CACHE.popitem(last=False)
     return model
+
+
+def check_recommend_args(n: object, exclude_seen: object) -> tuple[int, bool]:
+    """``n`` and ``exclude_seen`` of a recommend call, checked (before any job starts)."""
+    return check_int("n", n, minimum=0), check_bool("exclude_seen", exclude_seen)
+
+
+def check_similar_args(n: object, metric: object) -> tuple[int, str]:
+    """``n`` and ``metric`` of a similar-items call, checked (before any job starts)."""
+    return check_int("n", n, minimum=0), check_choice("metric", metric, _METRICS)
 
 
 # -- columns --------------------------------------------------------------------------------
@@ -256,8 +268,7 @@ def recommend_batch(
     pa = _pa()
     model = check_model(model)
     st = model._fitted()
-    n = check_int("n", n, minimum=0)
-    exclude_seen = check_bool("exclude_seen", exclude_seen)
+    n, exclude_seen = check_recommend_args(n, exclude_seen)
     threads = _threads(n_threads)
     policy = check_choice("unknown", model.unknown, ("baseline", "nan", "error"))
     col = _column(batch, user, st.users, "user")
@@ -410,8 +421,7 @@ def similar_items_batch(
     model = check_model(model)
     st = model._fitted()
     threads = _threads(n_threads)
-    n = check_int("n", n, minimum=0)
-    check_choice("metric", metric, _METRICS)
+    n, metric = check_similar_args(n, metric)
     col = _column(batch, item, st.items, "item")
     idx = st.items.numbers(_values(col), missing="error", what="item")
     local = copy.copy(model)
