@@ -114,3 +114,17 @@ def test_bad_input_is_named(model: funkrs.MatrixFactorization) -> None:
         fb.recommend_batch(model, pa.record_batch({"user": [1]}), n_threads=0)
     with pytest.raises(NotFittedError, match="not fitted"):
         fb.recommend_batch(funkrs.MatrixFactorization(), pa.record_batch({"user": [1]}))
+
+
+def test_empty_and_all_unknown_batches(model: funkrs.MatrixFactorization) -> None:
+    empty = fb.recommend_batch(model, pa.record_batch({"user": pa.array([], pa.int64())}), 5)
+    assert empty.num_rows == 0
+    assert empty.schema.names == ["user", "item", "score", "rank"]
+    model.set_params(unknown="nan")
+    try:
+        none = fb.recommend_batch(model, pa.record_batch({"user": [10**12, 10**13]}), 5)
+    finally:
+        model.set_params(unknown="baseline")
+    assert none.num_rows == 0
+    both = fb.recommend_batch(model, pa.record_batch({"user": [10**12, 10**13]}), 5)
+    assert both.column(0).to_pylist() == [10**12] * 5 + [10**13] * 5
