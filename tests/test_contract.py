@@ -45,7 +45,16 @@ class TestImplicitALS(SolverContract):
     params: ClassVar[dict[str, Any]] = {"n_factors": 8}
 
 
+class TestSVDpp(SolverContract):
+    solver = "svdpp"
+    solver_options: ClassVar[dict[str, Any]] = {"n_epochs": 40}
+
+
+class TestNMF(SolverContract):
+    solver = "nmf"
+    solver_options: ClassVar[dict[str, Any]] = {"n_epochs": 40}
+
+
 class TestALS(SolverContract):
     solver = "als"
     params: ClassVar[dict[str, Any]] = {"n_factors": 8}
-

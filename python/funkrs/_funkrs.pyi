@@ -56,10 +56,40 @@ class IalsDefaults:
     @property
     def init_std(self) -> float: ...
 
+@final
+class SvdppDefaults:
+    @property
+    def n_factors(self) -> int: ...
+    @property
+    def n_epochs(self) -> int: ...
+    @property
+    def lr(self) -> float: ...
+    @property
+    def reg(self) -> float: ...
+    @property
+    def lr_y(self) -> float: ...
+    @property
+    def init_std(self) -> float: ...
+
+@final
+class NmfDefaults:
+    @property
+    def n_factors(self) -> int: ...
+    @property
+    def n_epochs(self) -> int: ...
+    @property
+    def lr(self) -> float: ...
+    @property
+    def reg(self) -> float: ...
+    @property
+    def init_high(self) -> float: ...
+
 SGD_DEFAULTS: SgdDefaults
 IMPUTED_SVD_DEFAULTS: ImputedSvdDefaults
 IALS_DEFAULTS: IalsDefaults
 ALS_DEFAULTS: AlsDefaults
+SVDPP_DEFAULTS: SvdppDefaults
+NMF_DEFAULTS: NmfDefaults
 
 def als_fit(
     users: npt.NDArray[np.uint32],
@@ -84,6 +114,47 @@ def als_fit(
     float,
     list[tuple[int, float, float]],
 ]: ...
+
+_GridFit = tuple[
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    float,
+    list[float],
+]
+
+def svdpp_fit(
+    users: npt.NDArray[np.uint32],
+    items: npt.NDArray[np.uint32],
+    values: npt.NDArray[np.float32],
+    n_users: int,
+    n_items: int,
+    *,
+    n_factors: int | None = None,
+    n_epochs: int | None = None,
+    lr: float | None = None,
+    reg: float | None = None,
+    lr_y: float | None = None,
+    init_std: float | None = None,
+    seed: int = 0,
+    n_threads: int | None = None,
+) -> _GridFit: ...
+def nmf_fit(
+    users: npt.NDArray[np.uint32],
+    items: npt.NDArray[np.uint32],
+    values: npt.NDArray[np.float32],
+    n_users: int,
+    n_items: int,
+    *,
+    n_factors: int | None = None,
+    n_epochs: int | None = None,
+    lr: float | None = None,
+    reg: float | None = None,
+    init_high: float | None = None,
+    seed: int = 0,
+    n_threads: int | None = None,
+) -> _GridFit: ...
 def ials_fit(
     users: npt.NDArray[np.uint32],
     items: npt.NDArray[np.uint32],

@@ -449,6 +449,8 @@ _KNOWN: dict[str, str] = {
     "baseline": "funkrs.solvers._reference:Baseline",
     "popularity": "funkrs.solvers._reference:Popularity",
     "implicit-als": "funkrs.solvers._implicit_als:ImplicitALS",
+    "svdpp": "funkrs.solvers._svdpp:SVDpp",
+    "nmf": "funkrs.solvers._nmf:NMF",
     "als": "funkrs.solvers._als:ALS",
 }
 _REGISTRY: dict[str, type[Any]] = {}

@@ -39,7 +39,7 @@ class ALS:
     n_iter : int
         Alternations (10).
     reg : float
-        Weighted-λ regularisation, ``> 0`` (0.1, standardised units).
+        Weighted-λ regularisation, ``> 0`` (0.08, standardised units).
     init_std : float
         Standard deviation of the normal initial item factors (0.1).
     biased : bool

@@ -67,7 +67,7 @@ pub mod defaults {
     /// Alternations.
     pub const N_ITER: usize = 10;
     /// Weighted-λ regularisation (standardised units).
-    pub const REG: f32 = 0.1;
+    pub const REG: f32 = 0.08;
     /// Standard deviation of the initial item factors.
     pub const INIT_STD: f32 = 0.1;
 }

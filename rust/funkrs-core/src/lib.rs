@@ -5,6 +5,7 @@
 //! caller decides which thread pool runs them.
 
 pub mod als;
+mod blocks;
 pub mod data;
 pub mod error;
 pub mod foldin;
@@ -12,11 +13,13 @@ mod hint;
 pub mod ials;
 pub mod index;
 pub mod mem;
+pub mod nmf;
 pub mod par;
 pub mod predict;
 pub mod rng;
 pub mod sgd;
 pub mod svd;
+pub mod svdpp;
 pub mod topk;
 
 pub use data::{Csr, Interactions};

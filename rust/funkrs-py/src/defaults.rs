@@ -34,6 +34,27 @@ pub struct IalsDefaults {
     init_std: f64,
 }
 
+/// Defaults of `svdpp_fit` (and of the `svdpp` solver): `SVDPP_DEFAULTS`.
+#[pyclass(frozen, get_all, module = "funkrs._funkrs")]
+pub struct SvdppDefaults {
+    n_factors: usize,
+    n_epochs: usize,
+    lr: f64,
+    reg: f64,
+    lr_y: f64,
+    init_std: f64,
+}
+
+/// Defaults of `nmf_fit` (and of the `nmf` solver): `NMF_DEFAULTS`.
+#[pyclass(frozen, get_all, module = "funkrs._funkrs")]
+pub struct NmfDefaults {
+    n_factors: usize,
+    n_epochs: usize,
+    lr: f64,
+    reg: f64,
+    init_high: f64,
+}
+
 /// Defaults of `als_fit` (and of the `als` solver): `ALS_DEFAULTS`.
 #[pyclass(frozen, get_all, module = "funkrs._funkrs")]
 pub struct AlsDefaults {
@@ -42,8 +63,8 @@ pub struct AlsDefaults {
     init_std: f64,
 }
 
-/// Adds `SGD_DEFAULTS`, `IMPUTED_SVD_DEFAULTS`, `IALS_DEFAULTS` and `ALS_DEFAULTS` to the
-/// module.
+/// Adds `SGD_DEFAULTS`, `IMPUTED_SVD_DEFAULTS`, `IALS_DEFAULTS`, `SVDPP_DEFAULTS`,
+/// `NMF_DEFAULTS` and `ALS_DEFAULTS` to the module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add(
         "SGD_DEFAULTS",
@@ -76,6 +97,33 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
             init_std: f64::from(d.init_std),
         },
     )?;
+    {
+        use funkrs_core::svdpp::defaults as s;
+        m.add(
+            "SVDPP_DEFAULTS",
+            SvdppDefaults {
+                n_factors: s::N_FACTORS,
+                n_epochs: s::N_EPOCHS,
+                lr: s::LR,
+                reg: s::REG,
+                lr_y: s::LR_Y,
+                init_std: s::INIT_STD,
+            },
+        )?;
+    }
+    {
+        use funkrs_core::nmf::defaults as n;
+        m.add(
+            "NMF_DEFAULTS",
+            NmfDefaults {
+                n_factors: n::N_FACTORS,
+                n_epochs: n::N_EPOCHS,
+                lr: n::LR,
+                reg: n::REG,
+                init_high: n::INIT_HIGH,
+            },
+        )?;
+    }
     let d = funkrs_core::als::AlsParams::default();
     m.add(
         "ALS_DEFAULTS",

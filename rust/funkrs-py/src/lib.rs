@@ -16,6 +16,7 @@ mod index;
 mod scoring;
 mod sgd;
 mod svd;
+mod svdpp;
 
 use pyo3::prelude::*;
 
@@ -24,7 +25,9 @@ mod _funkrs {
     #[pymodule_export]
     use crate::als::als_fit;
     #[pymodule_export]
-    use crate::defaults::{AlsDefaults, IalsDefaults, ImputedSvdDefaults, SgdDefaults};
+    use crate::defaults::{
+        AlsDefaults, IalsDefaults, ImputedSvdDefaults, NmfDefaults, SgdDefaults, SvdppDefaults,
+    };
     #[pymodule_export]
     use crate::ials::ials_fit;
     #[pymodule_export]
@@ -35,6 +38,8 @@ mod _funkrs {
     use crate::sgd::sgd_fit;
     #[pymodule_export]
     use crate::svd::{dense_svd, imputed_svd};
+    #[pymodule_export]
+    use crate::svdpp::{nmf_fit, svdpp_fit};
 
     use super::{Bound, PyModule, PyModuleMethods, PyResult};
 

@@ -37,7 +37,7 @@ use layout::{Entry, Relabel};
 use negatives::Negatives;
 pub use state::{EarlyStopping, Validation};
 use state::{State, Stopper};
-use units::Units;
+pub(crate) use units::Units;
 
 use crate::data::Interactions;
 use crate::mem::Need;
