@@ -45,3 +45,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if item.nodeid.startswith("python/funkrs/plot.py::"):
             item.add_marker(skip)
+
+
+def engine_missing(reason: str) -> None:
+    """Skip a Spark/Ray test for ``reason``, or fail under ``FUNKRS_REQUIRE_ENGINES=1`` (CI)."""
+    if os.environ.get("FUNKRS_REQUIRE_ENGINES") == "1":
+        pytest.fail(f"FUNKRS_REQUIRE_ENGINES=1 but {reason}", pytrace=False)
+    pytest.skip(reason)

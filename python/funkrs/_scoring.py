@@ -193,30 +193,20 @@ class ScoringMixin(FittedAttributes):
         exclude_seen: bool,
         cands: np.ndarray | None,
     ) -> tuple[np.ndarray, np.ndarray]:
-        # A list is never longer than the items there are: n beyond that asks for nothing.
-        n = min(n, st.n_items if cands is None else len(cands))
-        offsets = np.full(len(uidx), st.global_mean if st.biased else 0.0, np.float32)
-        if st.biased:
-            offsets += st.user_bias[uidx]
-        item_terms = st.item_bias if st.biased else None
-        rank = st.item_rank_offset
-        if rank.any():
-            item_terms = rank if item_terms is None else item_terms + rank
-        if item_terms is None and st.item_factors.shape[1] == 0:
-            # Without factor columns the kernel counts the items by their bias terms.
-            item_terms = np.zeros(st.n_items, np.float32)
         exclude = None
         if exclude_seen:
             exclude = (st.seen_indptr, st.seen_indices, uidx.astype(np.uint32))
-        return _funkrs.top_n(
+        offsets = np.full(len(uidx), st.global_mean if st.biased else 0.0, np.float32)
+        if st.biased:
+            offsets += st.user_bias[uidx]
+        return top_n_rows(
+            st,
             np.ascontiguousarray(st.user_factors[uidx]),
             offsets,
-            st.item_factors,
-            np.zeros(0, np.float32) if item_terms is None else item_terms,
-            int(n),
-            exclude=exclude,
-            candidates=cands,
-            n_threads=self._threads(),
+            n,
+            exclude,
+            cands,
+            self._threads(),
         )
 
     # -- neighbours -------------------------------------------------------------------------
@@ -438,6 +428,42 @@ def _with_users(
         users=Vocabulary.from_sorted(all_ids[order]),
         seen_indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.uint64),
         seen_indices=np.ascontiguousarray(cols[take], dtype=np.uint32),
+    )
+
+
+def top_n_rows(
+    st: FittedState,
+    user_vecs: np.ndarray,
+    offsets: np.ndarray,
+    n: int,
+    exclude: tuple[np.ndarray, np.ndarray, np.ndarray] | None,
+    cands: np.ndarray | None,
+    n_threads: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``n`` item numbers and ranking scores of query rows against ``st``'s items.
+
+    ``user_vecs`` ``(rows, k)`` and ``offsets`` (``μ + b_u`` or what stands for it) are
+    the query rows; ``exclude`` is a CSR ``(indptr, indices, rows)`` of items to skip per
+    row (sorted within a row), as the Rust ``top_n`` takes it.
+    """
+    # A list is never longer than the items there are: n beyond that asks for nothing.
+    n = min(n, st.n_items if cands is None else len(cands))
+    item_terms = st.item_bias if st.biased else None
+    rank = st.item_rank_offset
+    if rank.any():
+        item_terms = rank if item_terms is None else item_terms + rank
+    if item_terms is None and st.item_factors.shape[1] == 0:
+        # Without factor columns the kernel counts the items by their bias terms.
+        item_terms = np.zeros(st.n_items, np.float32)
+    return _funkrs.top_n(
+        np.ascontiguousarray(user_vecs, dtype=np.float32),
+        np.ascontiguousarray(offsets, dtype=np.float32),
+        st.item_factors,
+        np.zeros(0, np.float32) if item_terms is None else item_terms,
+        int(n),
+        exclude=exclude,
+        candidates=cands,
+        n_threads=n_threads,
     )
 
 
