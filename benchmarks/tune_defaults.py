@@ -1,4 +1,4 @@
-"""Choose funk-sgd's defaults by validation on training data across many data shapes.
+"""Choose funk-sgd's (or als') defaults by validation on training data across many data shapes.
 
 For every shape of :func:`funkrs.datasets.shapes` and for MovieLens small, the training part
 of the benchmark split (``train_test_split(r, 0.2, random_state=0)``, the part
@@ -13,6 +13,12 @@ ndcg@10 (relevant: a rating 80% of the way up the scale, as in ``accuracy.py``) 
 most-rated-first list's, per shape, for a range of weights; the highest mean is chosen.
 
     python benchmarks/tune_defaults.py [--quick] [--json PATH]
+
+``--solver als`` scores a grid of the ``als`` solver's ``reg`` and ``n_iter`` (rank 100, the
+estimator's default) in the same way, and prints each configuration's validation ndcg@10
+relative to the most-rated list's next to its RMSE ratio.
+
+    python benchmarks/tune_defaults.py --solver als --json benchmarks/results/tune_als.json
 """
 
 from __future__ import annotations
@@ -57,6 +63,13 @@ def candidates(wide: bool) -> list[dict[str, Any]]:
     ]
 
 
+def als_candidates() -> list[dict[str, Any]]:
+    return [
+        {"solver": "als", "solver_options": {"reg": reg, "n_iter": n_iter}}
+        for n_iter, reg in itertools.product([10, 15], [0.03, 0.05, 0.08, 0.1, 0.15, 0.2, 0.3])
+    ]
+
+
 def label(cfg: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in cfg.items())
 
@@ -71,6 +84,7 @@ def main() -> None:
     ap.add_argument("--shapes", default=None, help="comma-separated subset")
     ap.add_argument("--configs", default=None, help="JSON list of estimator keyword sets")
     ap.add_argument("--top-n-only", action="store_true", help="only the for_top_n table")
+    ap.add_argument("--solver", default="funk-sgd", choices=("funk-sgd", "als"))
     args = ap.parse_args()
     splits = {}
     for name, r in datasets(args.quick, args.shapes and args.shapes.split(",")).items():
@@ -85,9 +99,15 @@ def main() -> None:
         base[name] = funkrs.evaluate(m, val, metrics=["rmse"])["rmse"]
     print("funkrs", funkrs.__version__, "| shapes:", ", ".join(splits))
     results = []
-    configs = json.loads(args.configs) if args.configs else candidates(args.wide)
+    if args.configs:
+        configs = json.loads(args.configs)
+    elif args.solver == "als":
+        configs = als_candidates()
+    else:
+        configs = candidates(args.wide)
+    refs = _popularity_refs(splits) if args.solver == "als" else {}
     for cfg in configs:
-        ratios, secs = {}, 0.0
+        ratios, ndcg, secs = {}, {}, 0.0
         for name, (fit, val) in splits.items():
             t = time.perf_counter()
             try:
@@ -97,6 +117,9 @@ def main() -> None:
                 continue
             secs += time.perf_counter() - t
             ratios[name] = funkrs.evaluate(m, val, metrics=["rmse"])["rmse"] / base[name]
+            if refs:
+                thr, ref = refs[name]
+                ndcg[name] = _ndcg(m, val, thr) / ref
         vals = np.array(list(ratios.values()))
         row = {
             "config": label(cfg),
@@ -106,15 +129,25 @@ def main() -> None:
             "seconds": secs,
             "ratios": ratios,
         }
+        extra = ""
+        if ndcg:
+            row["ndcg_ratios"] = ndcg
+            row["ndcg_mean"] = float(np.mean(list(ndcg.values())))
+            extra = f" ndcg/most-rated {row['ndcg_mean']:.3f}"
         results.append(row)
         cells = " ".join(f"{v:6.3f}" for v in vals)
         print(
-            f"{row['config']:<60} mean {row['mean']:.4f} worst {row['worst']:.4f} "
+            f"{row['config']:<60} mean {row['mean']:.4f} worst {row['worst']:.4f}{extra} "
             f"{secs:6.1f}s | {cells}",
             flush=True,
         )
     best = min(results, key=lambda r: r["mean"])
     print("chosen (lowest mean validation RMSE / baseline over the shapes):", best["config"])
+    if args.solver != "funk-sgd":
+        if args.json:
+            with open(args.json, "w") as fh:
+                json.dump({"baseline_rmse": base, "results": results}, fh, indent=1)
+        return
     weights = tune_popularity_weight(splits, best["kwargs"])
     top_n = tune_top_n(splits)
     if args.json:
@@ -129,6 +162,20 @@ def main() -> None:
                 fh,
                 indent=1,
             )
+
+
+def _popularity_refs(
+    splits: dict[str, tuple[funkrs.Ratings, funkrs.Ratings]],
+) -> dict[str, tuple[float, float]]:
+    """Per shape: the relevance threshold and the most-rated list's validation ndcg@10."""
+    scales = dict(funkrs.datasets.shapes())
+    refs = {}
+    for name, (fit, val) in splits.items():
+        shape = scales.get(name)
+        thr = 4.0 if shape is None else relevance_threshold(shape.rating_scale, shape.step)
+        pop = funkrs.MatrixFactorization(solver="popularity").fit(fit)
+        refs[name] = (thr, _ndcg(pop, val, thr))
+    return refs
 
 
 def tune_popularity_weight(

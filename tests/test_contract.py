@@ -43,3 +43,9 @@ class TestPopularity(SolverContract):
 class TestImplicitALS(SolverContract):
     solver = "implicit-als"
     params: ClassVar[dict[str, Any]] = {"n_factors": 8}
+
+
+class TestALS(SolverContract):
+    solver = "als"
+    params: ClassVar[dict[str, Any]] = {"n_factors": 8}
+

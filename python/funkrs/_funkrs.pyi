@@ -33,6 +33,15 @@ class ImputedSvdDefaults:
     def max_iter(self) -> int: ...
 
 @final
+class AlsDefaults:
+    @property
+    def n_iter(self) -> int: ...
+    @property
+    def reg(self) -> float: ...
+    @property
+    def init_std(self) -> float: ...
+
+@final
 class IalsDefaults:
     @property
     def n_factors(self) -> int: ...
@@ -50,7 +59,31 @@ class IalsDefaults:
 SGD_DEFAULTS: SgdDefaults
 IMPUTED_SVD_DEFAULTS: ImputedSvdDefaults
 IALS_DEFAULTS: IalsDefaults
+ALS_DEFAULTS: AlsDefaults
 
+def als_fit(
+    users: npt.NDArray[np.uint32],
+    items: npt.NDArray[np.uint32],
+    ratings: npt.NDArray[np.float32],
+    n_users: int,
+    n_items: int,
+    *,
+    n_factors: int | None = None,
+    n_iter: int | None = None,
+    reg: float | None = None,
+    init_std: float | None = None,
+    biased: bool = True,
+    standardize: bool = True,
+    seed: int = 0,
+    n_threads: int | None = None,
+) -> tuple[
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    float,
+    list[tuple[int, float, float]],
+]: ...
 def ials_fit(
     users: npt.NDArray[np.uint32],
     items: npt.NDArray[np.uint32],

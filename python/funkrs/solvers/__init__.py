@@ -449,6 +449,7 @@ _KNOWN: dict[str, str] = {
     "baseline": "funkrs.solvers._reference:Baseline",
     "popularity": "funkrs.solvers._reference:Popularity",
     "implicit-als": "funkrs.solvers._implicit_als:ImplicitALS",
+    "als": "funkrs.solvers._als:ALS",
 }
 _REGISTRY: dict[str, type[Any]] = {}
 #: Where each registered (or built-in) name comes from, for the clash warnings.

@@ -4,6 +4,7 @@
 //! return owned vectors or a [`FunkError`]. Parallel entry points take a [`Par`] so that the
 //! caller decides which thread pool runs them.
 
+pub mod als;
 pub mod data;
 pub mod error;
 pub mod foldin;

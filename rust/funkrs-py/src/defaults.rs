@@ -34,7 +34,16 @@ pub struct IalsDefaults {
     init_std: f64,
 }
 
-/// Adds `SGD_DEFAULTS`, `IMPUTED_SVD_DEFAULTS` and `IALS_DEFAULTS` to the module.
+/// Defaults of `als_fit` (and of the `als` solver): `ALS_DEFAULTS`.
+#[pyclass(frozen, get_all, module = "funkrs._funkrs")]
+pub struct AlsDefaults {
+    n_iter: usize,
+    reg: f64,
+    init_std: f64,
+}
+
+/// Adds `SGD_DEFAULTS`, `IMPUTED_SVD_DEFAULTS`, `IALS_DEFAULTS` and `ALS_DEFAULTS` to the
+/// module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add(
         "SGD_DEFAULTS",
@@ -64,6 +73,15 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
             reg: f64::from(d.reg),
             alpha: f64::from(d.alpha),
             cg_steps: d.cg_steps,
+            init_std: f64::from(d.init_std),
+        },
+    )?;
+    let d = funkrs_core::als::AlsParams::default();
+    m.add(
+        "ALS_DEFAULTS",
+        AlsDefaults {
+            n_iter: d.n_iter,
+            reg: f64::from(d.reg),
             init_std: f64::from(d.init_std),
         },
     )?;

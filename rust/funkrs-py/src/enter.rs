@@ -72,3 +72,30 @@ where
     })
     .map_err(|e| PyFunkErr(e).into())
 }
+
+/// [`enter`] for a kernel that polls for Ctrl-C: `f` gets the [`Par`] and a `check` closure
+/// to call between steps. A pending signal stops the kernel with [`FunkError::Interrupted`],
+/// and the signal's own Python exception (`KeyboardInterrupt`) is what this returns.
+pub fn enter_interruptible<T, F>(py: Python<'_>, n_threads: Option<i64>, f: F) -> PyResult<T>
+where
+    T: Send,
+    F: Send + FnOnce(Par<'_>, &mut dyn FnMut() -> Result<(), FunkError>) -> Result<T, FunkError>,
+{
+    let mut stashed: Option<PyErr> = None;
+    let res = enter(py, n_threads, |par| {
+        let mut check = || {
+            #[allow(clippy::redundant_closure_for_method_calls)]
+            // the method is not general over lifetimes
+            let signals = Python::attach(|py| py.check_signals());
+            signals.map_err(|e| {
+                stashed = Some(e);
+                FunkError::Interrupted
+            })
+        };
+        f(par, &mut check)
+    });
+    match stashed {
+        Some(e) => Err(e),
+        None => res,
+    }
+}

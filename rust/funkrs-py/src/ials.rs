@@ -1,12 +1,12 @@
 //! `ials_fit`: alternating least squares for implicit feedback.
 
 use funkrs_core::ials::{self, IalsParams};
-use funkrs_core::{FunkError, Interactions};
+use funkrs_core::Interactions;
 use numpy::ndarray::Array2;
 use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1};
 use pyo3::prelude::*;
 
-use crate::enter::enter;
+use crate::enter::enter_interruptible;
 use crate::errors::PyFunkErr;
 
 type IalsOutput<'py> = (
@@ -48,23 +48,9 @@ pub fn ials_fit<'py>(
         init_std: init_std.unwrap_or(d.init_std),
         seed,
     };
-    let mut stashed: Option<PyErr> = None;
-    let res = enter(py, n_threads, |par| {
-        let mut check = || {
-            #[allow(clippy::redundant_closure_for_method_calls)]
-            // the method is not general over lifetimes
-            let signals = Python::attach(|py| py.check_signals());
-            signals.map_err(|e| {
-                stashed = Some(e);
-                FunkError::Interrupted
-            })
-        };
-        ials::fit(&data, &params, par, &mut check)
-    });
-    if let Some(e) = stashed {
-        return Err(e);
-    }
-    let f = res?;
+    let f = enter_interruptible(py, n_threads, |par, check| {
+        ials::fit(&data, &params, par, check)
+    })?;
     let k = f.n_factors;
     let shape_err =
         |e: numpy::ndarray::ShapeError| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());

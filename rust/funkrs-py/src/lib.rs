@@ -7,6 +7,7 @@
 // #[pyfunction] arguments are extracted by value; borrowing them is not an option.
 #![allow(clippy::needless_pass_by_value)]
 
+mod als;
 mod defaults;
 mod enter;
 mod errors;
@@ -21,7 +22,9 @@ use pyo3::prelude::*;
 #[pymodule(gil_used = false)]
 mod _funkrs {
     #[pymodule_export]
-    use crate::defaults::{IalsDefaults, ImputedSvdDefaults, SgdDefaults};
+    use crate::als::als_fit;
+    #[pymodule_export]
+    use crate::defaults::{AlsDefaults, IalsDefaults, ImputedSvdDefaults, SgdDefaults};
     #[pymodule_export]
     use crate::ials::ials_fit;
     #[pymodule_export]
