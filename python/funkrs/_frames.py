@@ -27,7 +27,7 @@ def check_columns(names: list[str], cols: tuple[str, ...]) -> None:
 Column = pl.Series | np.ndarray
 
 
-def _columns(frame: Any, cols: tuple[str, str, str]) -> dict[str, Column]:
+def _columns(frame: Any, cols: tuple[str, ...]) -> dict[str, Column]:
     """The named columns of any supported table, each as a Polars series (or an object array)."""
     if isinstance(frame, pl.LazyFrame):
         check_columns(frame.collect_schema().names(), cols)
@@ -107,9 +107,12 @@ def _arrow_column(col: Any, name: str) -> pl.Series:
 
 
 def columns_from_frame(
-    frame: Any, user: str, item: str, rating: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    frame: Any, user: str, item: str, rating: str | None, *, what: str = "rating"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Validate and extract the user, item and rating columns of a table as numpy arrays.
+
+    With ``rating=None`` only the id columns are read and the values are ``None``;
+    ``what`` names the values in messages (``"weight"`` for implicit feedback).
 
     Raises
     ------
@@ -119,10 +122,12 @@ def columns_from_frame(
     InvalidParameterError
         ``frame`` is not a Polars, pandas or pyarrow table (also a ``TypeError``).
     """
-    cols = _columns(frame, (user, item, rating))
-    if len(cols[rating]) == 0:
+    names = (user, item) if rating is None else (user, item, rating)
+    cols = _columns(frame, names)
+    if len(cols[user]) == 0:
         raise RatingsError("no ratings: the data is empty")
-    return _id_column(cols[user]), _id_column(cols[item]), _rating_column(cols[rating])
+    values = None if rating is None else _rating_column(cols[rating], what)
+    return _id_column(cols[user]), _id_column(cols[item]), values
 
 
 def _first_null(s: pl.Series) -> None:
@@ -169,7 +174,7 @@ def _id_column(s: Column) -> np.ndarray:
     raise RatingsError(f"column {s.name!r}: ids must be integers or strings, got {dt}")
 
 
-def _rating_column(col: Column) -> np.ndarray:
+def _rating_column(col: Column, what: str) -> np.ndarray:
     if isinstance(col, np.ndarray):
         return col  # Python objects: checked by the rating checks of Ratings.from_arrays
     s = col
@@ -189,6 +194,6 @@ def _rating_column(col: Column) -> np.ndarray:
     if bad.any():
         row = int(np.argmax(bad))
         raise RatingsError(
-            f"column {s.name!r}: rating at row {row} is {vals[row]}; ratings must be finite"
+            f"column {s.name!r}: {what} at row {row} is {vals[row]}; {what}s must be finite"
         )
     return vals

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -11,28 +11,37 @@ import numpy.typing as npt
 from funkrs._checks import check_choice, show_value
 from funkrs._frames import columns_from_frame
 from funkrs._vocab import Vocabulary, normalize_ids, show_id
-from funkrs.exceptions import IndexOutOfRangeError, InvalidParameterError, RatingsError
+from funkrs.exceptions import (
+    IndexOutOfRangeError,
+    InvalidParameterError,
+    RatingsError,
+)
 
 if TYPE_CHECKING:
     import polars as pl
+    import scipy.sparse as sp
 
 __all__ = ["DuplicatePolicy", "Ratings", "train_test_split"]
 
-DuplicatePolicy = Literal["error", "last", "mean"]
+DuplicatePolicy = Literal["error", "last", "mean", "sum"]
+_POLICIES = ("error", "last", "mean", "sum")
 
 
 class Ratings:
-    """Explicit ratings with dense inner ids.
+    """Ratings or implicit-feedback interactions with dense inner ids.
 
-    Build one with :meth:`from_frame`, :meth:`from_arrays` or :func:`funkrs.read_ratings`
-    rather than the constructor, which trusts its arguments.
+    Build one with :meth:`from_frame`, :meth:`from_arrays`, :meth:`from_scipy` or
+    :func:`funkrs.read_ratings` rather than the constructor, which trusts its arguments.
+    Implicit feedback (clicks, plays, purchases) is read without a rating column: every row
+    is an interaction of value 1, or of the value of a ``weight`` (count, confidence)
+    column; repeated (user, item) pairs are then summed by default.
 
     Attributes
     ----------
     users, items : numpy.ndarray
         ``uint32`` inner ids, one per rating.
     values : numpy.ndarray
-        ``float32`` ratings.
+        ``float32`` ratings (or interaction weights).
     user_vocab, item_vocab : Vocabulary
         Raw ↔ inner id maps.
     rating_scale : tuple of float
@@ -63,24 +72,32 @@ class Ratings:
         cls,
         users: npt.ArrayLike,
         items: npt.ArrayLike,
-        values: npt.ArrayLike,
+        values: npt.ArrayLike | None = None,
         *,
+        weights: npt.ArrayLike | None = None,
         rating_scale: tuple[float, float] | None = None,
-        duplicates: DuplicatePolicy = "error",
+        duplicates: DuplicatePolicy | None = None,
     ) -> Ratings:
-        """Build ratings from three equally long arrays of raw user ids, raw item ids, ratings.
+        """Build ratings from equally long arrays of raw user ids, raw item ids and values.
 
         Parameters
         ----------
         users, items : array-like
             Raw ids: integers or strings (any mix across the two arrays).
-        values : array-like
-            Numeric ratings; NaN, infinities and nulls are rejected.
+        values : array-like, optional
+            Numeric ratings; NaN, infinities and nulls are rejected. Omit it (and
+            ``weights``) for implicit feedback: every pair is an interaction of value 1.
+        weights : array-like, optional
+            Implicit feedback with a confidence per pair (counts, play totals): numbers
+            that must be finite and ≥ 0. Not together with ``values``.
         rating_scale : (float, float), optional
             Lowest and highest possible rating; inferred from the data when omitted.
-        duplicates : {"error", "last", "mean"}
-            What to do with repeated (user, item) pairs: raise (default), keep the last
-            rating, or average them.
+        duplicates : {"error", "last", "mean", "sum"}, optional
+            What to do with repeated (user, item) pairs: raise, keep the last value,
+            average them, or add them up. The default is ``"error"`` for ratings (a repeated
+            rating is usually a data bug) and ``"sum"`` for implicit feedback (an event log
+            repeats a pair once per event, and the summed count is its confidence, as when
+            a ``scipy.sparse`` COO matrix is converted to CSR).
 
         Returns
         -------
@@ -93,19 +110,35 @@ class Ratings:
             mixed types, a pair is duplicated with ``duplicates="error"``, or the ratings
             fall outside ``rating_scale``.
         InvalidParameterError
-            ``rating_scale`` is not a finite ``(low, high)`` pair with ``low < high``, or
-            ``duplicates`` is not one of the three policies.
+            ``rating_scale`` is not a finite ``(low, high)`` pair with ``low < high``,
+            ``duplicates`` is not one of the four policies, or both ``values`` and
+            ``weights`` are given.
 
         Examples
         --------
         >>> r = Ratings.from_arrays(["ann", "bob", "ann"], [10, 10, 20], [4.0, 3.5, 5.0])
         >>> len(r), r.n_users, r.n_items
         (3, 2, 2)
+        >>> clicks = Ratings.from_arrays(["ann", "ann", "bob"], [10, 10, 20])
+        >>> clicks.values.tolist()  # the repeated (ann, 10) pair summed
+        [2.0, 1.0]
         """
-        check_choice("duplicates", duplicates, ("error", "last", "mean"))
+        check_choice("duplicates", duplicates, _POLICIES, allow_none=True)
+        if values is not None and weights is not None:
+            raise InvalidParameterError(
+                "pass either values (ratings) or weights (implicit feedback), not both"
+            )
+        implicit = values is None
+        if duplicates is None:
+            duplicates = "sum" if implicit else "error"
         u_raw = normalize_ids(users, "user")
         i_raw = normalize_ids(items, "item")
-        vals = _rating_values(values, "rating")
+        if values is not None:
+            vals = _rating_values(values, "rating")
+        elif weights is not None:
+            vals = _weight_values(weights)
+        else:
+            vals = np.ones(len(u_raw), dtype=np.float64)
         if not (len(u_raw) == len(i_raw) == len(vals)):
             raise RatingsError(
                 f"users, items and values must have the same length, got "
@@ -127,10 +160,11 @@ class Ratings:
         frame: Any,
         user: str = "user",
         item: str = "item",
-        rating: str = "rating",
+        rating: str | None = "rating",
         *,
+        weight: str | None = None,
         rating_scale: tuple[float, float] | None = None,
-        duplicates: DuplicatePolicy = "error",
+        duplicates: DuplicatePolicy | None = None,
     ) -> Ratings:
         """Build ratings from a Polars, pandas or pyarrow table.
 
@@ -139,9 +173,14 @@ class Ratings:
         frame : polars.DataFrame, polars.LazyFrame, pandas.DataFrame or pyarrow.Table
             The ratings, one row each.
         user, item, rating : str
-            Column names.
+            Column names. ``rating=None`` reads implicit feedback: each row is an
+            interaction of value 1 (or the value of the ``weight`` column).
+        weight : str, optional
+            With ``rating=None``: the column of interaction weights (counts, confidences),
+            finite and ≥ 0.
         rating_scale, duplicates
-            As in :meth:`from_arrays`.
+            As in :meth:`from_arrays` (repeated pairs are summed by default for implicit
+            feedback and rejected for ratings).
 
         Returns
         -------
@@ -154,13 +193,154 @@ class Ratings:
             :meth:`from_arrays`); the message names the column.
         InvalidParameterError
             ``frame`` is not one of the supported table types (also a ``TypeError``), or
-            ``rating_scale``/``duplicates`` is invalid.
+            ``rating_scale``/``duplicates`` is invalid, or both ``rating`` and ``weight``
+            are given.
+
+        Examples
+        --------
+        >>> import polars as pl
+        >>> plays = pl.DataFrame({"user": [1, 1, 2], "item": ["a", "a", "b"], "n": [3, 2, 7]})
+        >>> Ratings.from_frame(plays, rating=None, weight="n").values.tolist()
+        [5.0, 7.0]
         """
-        u, i, r = columns_from_frame(frame, user, item, rating)
+        if rating is not None and weight is not None:
+            raise InvalidParameterError(
+                f"pass either rating={rating!r} (ratings) or weight={weight!r} (implicit "
+                "feedback), not both; use rating=None with weight"
+            )
+        value_col = rating if rating is not None else weight
+        what = "rating" if rating is not None else "weight"
+        u, i, r = columns_from_frame(frame, user, item, value_col, what=what)
         try:
-            return cls.from_arrays(u, i, r, rating_scale=rating_scale, duplicates=duplicates)
+            if rating is not None:
+                return cls.from_arrays(u, i, r, rating_scale=rating_scale, duplicates=duplicates)
+            return cls.from_arrays(
+                u,
+                i,
+                weights=r if weight is not None else None,
+                rating_scale=rating_scale,
+                duplicates=duplicates,
+            )
         except RatingsError as exc:
-            raise RatingsError(_with_columns(str(exc), user, item, rating)) from None
+            raise RatingsError(_with_columns(str(exc), user, item, value_col)) from None
+
+    @classmethod
+    def from_scipy(
+        cls,
+        matrix: Any,
+        user_ids: npt.ArrayLike | None = None,
+        item_ids: npt.ArrayLike | None = None,
+        *,
+        rating_scale: tuple[float, float] | None = None,
+    ) -> Ratings:
+        """Build implicit-feedback data from a ``scipy.sparse`` user × item matrix.
+
+        This is the input of the ``implicit`` package's models. Any scipy sparse matrix or
+        array (COO, CSR, CSC, ...) is accepted. Entries repeated in a COO matrix are summed
+        (scipy's own rule). Stored zeros are dropped: in a user × item matrix a zero means
+        "no interaction", and funkrs' ``implicit-als`` would otherwise count it as an
+        interaction of confidence 1. Users and items without a (non-zero) entry are left
+        out of the vocabularies, as every :class:`Ratings` holds only ids it has data for.
+
+        Parameters
+        ----------
+        matrix : scipy.sparse matrix or array
+            ``n_users × n_items``, numeric values finite and ≥ 0.
+        user_ids, item_ids : array-like, optional
+            Raw id of each row / column (distinct integers or strings); the row and column
+            numbers when omitted.
+        rating_scale : (float, float), optional
+            As in :meth:`from_arrays`.
+
+        Returns
+        -------
+        Ratings
+
+        Raises
+        ------
+        RatingsError
+            ``matrix`` has no non-zero entry, an entry is negative, non-finite or not
+            numeric (the message names its row and column), or ``user_ids``/``item_ids``
+            do not match the shape or are not distinct.
+        InvalidParameterError
+            ``matrix`` is not a scipy sparse matrix (also a ``TypeError``).
+        """
+        sparse = _scipy_sparse()
+        if not sparse.issparse(matrix):
+            raise InvalidParameterError(
+                f"matrix must be a scipy.sparse matrix or array, got {type(matrix).__name__}"
+            )
+        if matrix.ndim != 2:
+            raise RatingsError(f"matrix must be two-dimensional, got shape {matrix.shape}")
+        n_rows, n_cols = (int(n) for n in matrix.shape)
+        coo = sparse.coo_matrix(matrix, copy=False)
+        coo.sum_duplicates()
+        data = np.asarray(coo.data)
+        if data.dtype.kind == "b":
+            data = data.astype(np.float64)
+        if data.dtype.kind not in "iuf":
+            raise RatingsError(f"matrix values must be numeric, got dtype {data.dtype}")
+        rows, cols = np.asarray(coo.row), np.asarray(coo.col)
+        bad = ~np.isfinite(data) | (data < 0)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise RatingsError(
+                f"matrix entry at row {int(rows[k])}, column {int(cols[k])} is {data[k]}; "
+                "implicit-feedback values must be finite and >= 0"
+            )
+        nz = data != 0
+        if not nz.all():
+            rows, cols, data = rows[nz], cols[nz], data[nz]
+        if len(data) == 0:
+            raise RatingsError(f"no ratings: the {n_rows} x {n_cols} matrix has no non-zero entry")
+        u_raw = _axis_ids(user_ids, n_rows, "user_ids", "rows")
+        i_raw = _axis_ids(item_ids, n_cols, "item_ids", "columns")
+        u_keep, u = np.unique(rows, return_inverse=True)
+        i_keep, i = np.unique(cols, return_inverse=True)
+        user_vocab = _vocab_of(u_raw, u_keep)
+        item_vocab = _vocab_of(i_raw, i_keep)
+        # Raw ids sorted: the inner ids are the ranks of the kept rows' ids.
+        u_rank = np.argsort(np.argsort(u_raw[u_keep], kind="stable"), kind="stable")
+        i_rank = np.argsort(np.argsort(i_raw[i_keep], kind="stable"), kind="stable")
+        vals = _weight_values(data).astype(np.float32)
+        scale = _check_scale(rating_scale, vals)
+        return cls(
+            u_rank[u.reshape(-1)].astype(np.uint32),
+            i_rank[i.reshape(-1)].astype(np.uint32),
+            vals,
+            user_vocab,
+            item_vocab,
+            scale,
+        )
+
+    def to_scipy(self) -> sp.csr_matrix:
+        """The data as a ``scipy.sparse.csr_matrix`` of shape ``(n_users, n_items)``.
+
+        Row ``u`` and column ``i`` are inner ids (``user_vocab.ids([u])`` gives the raw
+        id), values are ``float32``, column indices sorted within each row, one entry per
+        (user, item) pair (duplicates were resolved at ingestion). A ``csr_matrix`` rather
+        than a ``csr_array``, because that is what the ``implicit`` package's ``fit`` takes.
+        The arrays are built once, in ``(user, item)`` order, and handed to scipy without a
+        further copy.
+
+        Raises
+        ------
+        ImportError
+            scipy is not installed (``pip install "funkrs[scipy]"``).
+        """
+        sparse = _scipy_sparse()
+        n_u, n_i = self.n_users, self.n_items
+        key = self.users.astype(np.int64) * n_i + self.items.astype(np.int64)
+        order = np.argsort(key, kind="stable")
+        idx_dtype = np.int32 if max(n_i, len(self)) < 2**31 else np.int64
+        indices = self.items[order].astype(idx_dtype)
+        data = self.values[order]
+        indptr = np.zeros(n_u + 1, dtype=idx_dtype)
+        np.cumsum(np.bincount(self.users, minlength=n_u), out=indptr[1:])
+        return cast(
+            "sp.csr_matrix",
+            sparse.csr_matrix((data, indices, indptr), shape=(n_u, n_i), copy=False),
+        )
 
     # -- views ------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -230,11 +410,48 @@ def _sub_vocab(vocab: Vocabulary, keep: np.ndarray) -> Vocabulary:
     return sub
 
 
-def _with_columns(msg: str, user: str, item: str, rating: str) -> str:
-    for word, col in (("user", user), ("item", item), ("rating", rating)):
-        if msg.startswith(f"{word} "):
+def _with_columns(msg: str, user: str, item: str, rating: str | None) -> str:
+    for word, col in (("user", user), ("item", item), ("rating", rating), ("weight", rating)):
+        if col is not None and msg.startswith(f"{word} "):
             return f"column {col!r}: {msg}"
     return msg
+
+
+def _weight_values(values: npt.ArrayLike) -> np.ndarray:
+    """Implicit-feedback weights as ``float64``: finite and ≥ 0, or an error naming the row."""
+    arr = _rating_values(values, "weight")
+    neg = arr < 0
+    if neg.any():
+        row = int(np.argmax(neg))
+        raise RatingsError(
+            f"weight at row {row} is {arr[row]:g}; implicit-feedback weights must be >= 0"
+        )
+    return arr
+
+
+def _scipy_sparse() -> Any:
+    try:
+        import scipy.sparse
+    except ImportError as exc:
+        raise ImportError(
+            'scipy is needed for sparse matrices; install it with pip install "funkrs[scipy]"'
+        ) from exc
+    return scipy.sparse
+
+
+def _axis_ids(ids: npt.ArrayLike | None, n: int, what: str, axis: str) -> np.ndarray:
+    if ids is None:
+        return np.arange(n, dtype=np.int64)
+    arr = normalize_ids(ids, what.removesuffix("_ids"))
+    if len(arr) != n:
+        raise RatingsError(f"{what} has {len(arr)} ids but the matrix has {n} {axis}")
+    if len(np.unique(arr)) != n:
+        raise RatingsError(f"{what} must be distinct")
+    return arr
+
+
+def _vocab_of(raw: np.ndarray, keep: np.ndarray) -> Vocabulary:
+    return Vocabulary.from_sorted(np.sort(raw[keep]))
 
 
 def _rating_values(values: npt.ArrayLike, what: str) -> np.ndarray:
@@ -335,7 +552,7 @@ def _resolve_duplicates(
         raise RatingsError(
             f"duplicate rating for user {show_id(u_raw[row])} and item "
             f"{show_id(i_raw[row])} at rows "
-            f"{first} and {row}; pass duplicates='last' or duplicates='mean' to combine them"
+            f"{first} and {row}; pass duplicates='last', 'mean' or 'sum' to combine them"
         )
     starts = np.flatnonzero(np.concatenate(([True], ~is_dup)))
     ends = np.append(starts[1:], len(sk))
@@ -344,7 +561,7 @@ def _resolve_duplicates(
         new_vals = vals[rows]
     else:
         sums = np.add.reduceat(vals[order], starts)
-        new_vals = sums / (ends - starts)
+        new_vals = sums if policy == "sum" else sums / (ends - starts)
         rows = order[starts]
     keep = np.argsort(rows, kind="stable")
     rows = rows[keep]

@@ -22,17 +22,18 @@ def read_ratings(
     path: str | os.PathLike[str],
     user: str = "user",
     item: str = "item",
-    rating: str = "rating",
+    rating: str | None = "rating",
     *,
+    weight: str | None = None,
     format: FileFormat | None = None,
     separator: str = ",",
     has_header: bool = True,
     rating_scale: tuple[float, float] | None = None,
-    duplicates: DuplicatePolicy = "error",
+    duplicates: DuplicatePolicy | None = None,
 ) -> Ratings:
     r"""Read ratings from a CSV or Parquet file.
 
-    Only the three named columns are read (Polars pushes the projection into the scan).
+    Only the named columns are read (Polars pushes the projection into the scan).
 
     Parameters
     ----------
@@ -40,7 +41,10 @@ def read_ratings(
         The file. Its suffix (``.csv``, ``.tsv``, ``.parquet``, ``.pq``) picks the format
         unless ``format`` is given.
     user, item, rating : str
-        Column names.
+        Column names; ``rating=None`` reads implicit feedback (each row an interaction),
+        as in :meth:`Ratings.from_frame`.
+    weight : str, optional
+        With ``rating=None``: the column of interaction weights (counts), finite and ≥ 0.
     format : {"csv", "parquet"}, optional
         Force a format.
     separator : str
@@ -81,9 +85,22 @@ def read_ratings(
     fmt = format or _guess_format(p)
     if fmt == "csv" and p.suffix.lower() == ".tsv" and separator == ",":
         separator = "\t"
-    frame = _read_frame(p, fmt, (user, item, rating), separator, has_header)
+    if rating is not None and weight is not None:
+        raise InvalidParameterError(
+            f"pass either rating={rating!r} (ratings) or weight={weight!r} (implicit "
+            "feedback), not both; use rating=None with weight"
+        )
+    value_col = rating if rating is not None else weight
+    cols = (user, item) if value_col is None else (user, item, value_col)
+    frame = _read_frame(p, fmt, cols, separator, has_header)
     return Ratings.from_frame(
-        frame, user, item, rating, rating_scale=rating_scale, duplicates=duplicates
+        frame,
+        user,
+        item,
+        rating,
+        weight=weight,
+        rating_scale=rating_scale,
+        duplicates=duplicates,
     )
 
 
@@ -100,7 +117,7 @@ def _guess_format(p: Path) -> FileFormat:
 
 
 def _read_frame(
-    p: Path, fmt: str, cols: tuple[str, str, str], separator: str, has_header: bool
+    p: Path, fmt: str, cols: tuple[str, ...], separator: str, has_header: bool
 ) -> pl.DataFrame:
     try:
         if fmt == "parquet":
