@@ -160,33 +160,49 @@ const ROWS_PER_TASK: usize = 256;
 /// Rows per partial sum of `YᵀY`.
 const GRAM_CHUNK: usize = 4096;
 
-/// Plain multiplies and adds, no fused multiply-add: without the `fma` target feature
-/// `f32::mul_add` is a call into the C library, and with runtime dispatch between the two the
-/// results would depend on the CPU.
+/// `a·b + c`: fused on CPUs with FMA (the copy of the row loop compiled for it), plain
+/// multiply and add in the portable copy, where `f32::mul_add` would be a call into the C
+/// library. The two copies round differently, so the factors depend on the instruction set
+/// (never on the thread count).
 #[inline(always)]
-#[allow(clippy::inline_always)] // inlined into the AVX2 copy of the row loop
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    // Eight independent partial sums, so the compiler keeps them in vector registers.
-    let mut acc = [0f32; 8];
-    let (ac, ar) = a.split_at(a.len() - a.len() % 8);
+#[allow(clippy::inline_always)] // inlined into the ISA-specific copies of the row loop
+fn madd<const F: bool>(a: f32, b: f32, c: f32) -> f32 {
+    if F {
+        a.mul_add(b, c)
+    } else {
+        a * b + c
+    }
+}
+
+#[inline(always)]
+#[allow(clippy::inline_always)] // inlined into the ISA-specific copies of the row loop
+fn dot<const F: bool>(a: &[f32], b: &[f32]) -> f32 {
+    // Sixteen independent partial sums (two vector registers), so that two chains of
+    // multiply-adds are in flight.
+    let mut acc = [0f32; 16];
+    let (ac, ar) = a.split_at(a.len() - a.len() % 16);
     let (bc, br) = b.split_at(ac.len());
-    for (x, y) in ac.chunks_exact(8).zip(bc.chunks_exact(8)) {
-        for l in 0..8 {
-            acc[l] += x[l] * y[l];
+    for (x, y) in ac.chunks_exact(16).zip(bc.chunks_exact(16)) {
+        for l in 0..16 {
+            acc[l] = madd::<F>(x[l], y[l], acc[l]);
         }
     }
-    let mut s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+    let mut h = [0f32; 8];
+    for l in 0..8 {
+        h[l] = acc[l] + acc[l + 8];
+    }
+    let mut s = ((h[0] + h[4]) + (h[1] + h[5])) + ((h[2] + h[6]) + (h[3] + h[7]));
     for (x, y) in ar.iter().zip(br) {
-        s += x * y;
+        s = madd::<F>(*x, *y, s);
     }
     s
 }
 
 #[inline(always)]
-#[allow(clippy::inline_always)] // inlined into the AVX2 copy of the row loop
-fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
+#[allow(clippy::inline_always)] // inlined into the ISA-specific copies of the row loop
+fn axpy<const F: bool>(y: &mut [f32], a: f32, x: &[f32]) {
     for (yi, xi) in y.iter_mut().zip(x) {
-        *yi += a * xi;
+        *yi = madd::<F>(a, *xi, *yi);
     }
 }
 
@@ -222,20 +238,45 @@ fn gram(y: &[f32], k: usize, reg: f32, par: Par<'_>) -> Vec<f32> {
     g.into_iter().map(|x| x as f32).collect()
 }
 
-/// `out = G v` for the row-major `k × k` matrix `g`.
+/// `out[c0..c0 + B] = Σ_j v_j G[j, c0..c0 + B]`, the block held in registers.
 #[inline(always)]
-#[allow(clippy::inline_always)] // inlined into the AVX2 copy of the row loop
-fn gemv(g: &[f32], v: &[f32], out: &mut [f32]) {
+#[allow(clippy::inline_always)] // inlined into the ISA-specific copies of the row loop
+fn gemv_block<const F: bool, const B: usize>(g: &[f32], v: &[f32], c0: usize, out: &mut [f32]) {
     let k = v.len();
-    for (o, row) in out.iter_mut().zip(g.chunks_exact(k)) {
-        *o = dot(row, v);
+    let mut acc = [0f32; B];
+    for (j, &vj) in v.iter().enumerate() {
+        let row: &[f32; B] = g[j * k + c0..j * k + c0 + B].try_into().unwrap();
+        for l in 0..B {
+            acc[l] = madd::<F>(vj, row[l], acc[l]);
+        }
+    }
+    out[c0..c0 + B].copy_from_slice(&acc);
+}
+
+/// `out = G v` for the symmetric row-major `k × k` matrix `g` (exactly symmetric: see
+/// [`gram`]), as a sum of `G`'s rows scaled by `v`, in column blocks that stay in registers.
+#[inline(always)]
+#[allow(clippy::inline_always)] // inlined into the ISA-specific copies of the row loop
+fn gemv<const F: bool>(g: &[f32], v: &[f32], out: &mut [f32]) {
+    let k = v.len();
+    let mut c0 = 0;
+    while c0 + 64 <= k {
+        gemv_block::<F, 64>(g, v, c0, out);
+        c0 += 64;
+    }
+    while c0 + 16 <= k {
+        gemv_block::<F, 16>(g, v, c0, out);
+        c0 += 16;
+    }
+    for c in c0..k {
+        out[c] = dot::<F>(&g[c * k..(c + 1) * k], v);
     }
 }
 
 /// Conjugate-gradient steps on one row's system (see the module docs), from the current `x`.
 #[inline(always)]
 #[allow(clippy::inline_always)] // inlined into the AVX2 copy of the row loop
-fn solve_row(
+fn solve_row<const F: bool>(
     x: &mut [f32],
     idx: &[u32],
     weight: &[f32],
@@ -248,34 +289,34 @@ fn solve_row(
     let (r, rest) = scratch.split_at_mut(k);
     let (p, ap) = rest.split_at_mut(k);
     // r = b − A x, with b = Σ (1 + w) y_i and A = G + Σ w y_i y_iᵀ.
-    gemv(g, x, r);
+    gemv::<F>(g, x, r);
     for v in r.iter_mut() {
         *v = -*v;
     }
     for (&i, &w) in idx.iter().zip(weight) {
         let yi = &other[i as usize * k..(i as usize + 1) * k];
-        let coef = (1.0 + w) - w * dot(yi, x);
-        axpy(r, coef, yi);
+        let coef = (1.0 + w) - w * dot::<F>(yi, x);
+        axpy::<F>(r, coef, yi);
     }
     p.copy_from_slice(r);
-    let mut rs = dot(r, r);
+    let mut rs = dot::<F>(r, r);
     for _ in 0..steps {
         if rs < 1e-20 {
             break;
         }
-        gemv(g, p, ap);
+        gemv::<F>(g, p, ap);
         for (&i, &w) in idx.iter().zip(weight) {
             let yi = &other[i as usize * k..(i as usize + 1) * k];
-            axpy(ap, w * dot(yi, p), yi);
+            axpy::<F>(ap, w * dot::<F>(yi, p), yi);
         }
-        let pap = dot(p, ap);
+        let pap = dot::<F>(p, ap);
         if pap.is_nan() || pap <= 0.0 {
             break;
         }
         let a = rs / pap;
-        axpy(x, a, p);
-        axpy(r, -a, ap);
-        let rs_new = dot(r, r);
+        axpy::<F>(x, a, p);
+        axpy::<F>(r, -a, ap);
+        let rs_new = dot::<F>(r, r);
         let beta = rs_new / rs;
         for (pi, &ri) in p.iter_mut().zip(r.iter()) {
             *pi = ri + beta * *pi;
@@ -287,7 +328,7 @@ fn solve_row(
 /// Solves rows `t · ROWS_PER_TASK ..` of `x` (the rows of `chunk`).
 #[inline(always)]
 #[allow(clippy::inline_always)] // inlined into the AVX2 copy below
-fn solve_rows(
+fn solve_rows<const F: bool>(
     chunk: &mut [f32],
     t: usize,
     rows: &Rows,
@@ -300,7 +341,7 @@ fn solve_rows(
     for (j, row) in chunk.chunks_exact_mut(k).enumerate() {
         let u = t * ROWS_PER_TASK + j;
         let (lo, hi) = (rows.ptr[u], rows.ptr[u + 1]);
-        solve_row(
+        solve_row::<F>(
             row,
             &rows.idx[lo..hi],
             &rows.weight[lo..hi],
@@ -328,7 +369,26 @@ unsafe fn solve_rows_avx2(
     k: usize,
     steps: usize,
 ) {
-    solve_rows(chunk, t, rows, other, g, k, steps);
+    solve_rows::<false>(chunk, t, rows, other, g, k, steps);
+}
+
+/// [`solve_rows`] compiled for AVX2 with fused multiply-adds (one instruction and one
+/// rounding for each `a·b + c`).
+///
+/// # Safety
+/// The CPU supports AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn solve_rows_fma(
+    chunk: &mut [f32],
+    t: usize,
+    rows: &Rows,
+    other: &[f32],
+    g: &[f32],
+    k: usize,
+    steps: usize,
+) {
+    solve_rows::<true>(chunk, t, rows, other, g, k, steps);
 }
 
 /// Solves every row of `x` against the fixed `other` factors.
@@ -343,14 +403,22 @@ fn half_step(
     let g = gram(other, k, params.reg, par);
     #[cfg(target_arch = "x86_64")]
     let avx2 = is_x86_feature_detected!("avx2");
+    #[cfg(target_arch = "x86_64")]
+    let fma = avx2 && is_x86_feature_detected!("fma");
     let task = |(t, chunk): (usize, &mut [f32])| {
+        #[cfg(target_arch = "x86_64")]
+        if fma {
+            // SAFETY: AVX2 and FMA were detected at run time.
+            unsafe { solve_rows_fma(chunk, t, rows, other, &g, k, params.cg_steps) };
+            return;
+        }
         #[cfg(target_arch = "x86_64")]
         if avx2 {
             // SAFETY: AVX2 was detected at run time.
             unsafe { solve_rows_avx2(chunk, t, rows, other, &g, k, params.cg_steps) };
             return;
         }
-        solve_rows(chunk, t, rows, other, &g, k, params.cg_steps);
+        solve_rows::<false>(chunk, t, rows, other, &g, k, params.cg_steps);
     };
     par.for_each_chunk_mut(x, ROWS_PER_TASK * k, task);
 }
@@ -509,7 +577,7 @@ mod tests {
         let mut x = vec![0f32; k];
         let mut scratch = vec![0f32; 3 * k];
         for _ in 0..3 {
-            solve_row(&mut x, &idx, &weight, &y, &g, params.cg_steps, &mut scratch);
+            solve_row::<false>(&mut x, &idx, &weight, &y, &g, params.cg_steps, &mut scratch);
         }
         let want = exact_row(&idx, &r, &y, k, f64::from(reg), f64::from(alpha));
         for (a, b) in x.iter().zip(&want) {
