@@ -7,7 +7,7 @@ use numpy::ndarray::{Array1, Array2};
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
 use pyo3::prelude::*;
 
-use crate::enter::enter;
+use crate::enter::enter_interruptible;
 use crate::errors::PyFunkErr;
 
 type FitOutput<'py> = (
@@ -30,23 +30,7 @@ fn run(
             &mut dyn FnMut() -> Result<(), FunkError>,
         ) -> Result<FittedFactors, FunkError>,
 ) -> PyResult<FitOutput<'_>> {
-    let mut stashed: Option<PyErr> = None;
-    let res = enter(py, n_threads, |par| {
-        let mut check = || {
-            #[allow(clippy::redundant_closure_for_method_calls)]
-            // the method is not general over lifetimes
-            let signals = Python::attach(|py| py.check_signals());
-            signals.map_err(|e| {
-                stashed = Some(e);
-                FunkError::Interrupted
-            })
-        };
-        fit(par, &mut check)
-    });
-    if let Some(e) = stashed {
-        return Err(e);
-    }
-    let f = res?;
+    let f = enter_interruptible(py, n_threads, fit)?;
     let k = f.n_factors;
     let shape_err =
         |e: numpy::ndarray::ShapeError| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
