@@ -79,7 +79,7 @@ def main() -> None:
     ap.add_argument("--ratings", type=int, default=2_000_000)
     ap.add_argument("--rank", type=int, default=32)
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--no-scaling", action="store_true", help="skip the local[1] session")
+    ap.add_argument("--no-scaling", action="store_true", help="skip the local[1] SparkSession")
     ap.add_argument("--no-ray", action="store_true")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "scaleout.json"))
     args = ap.parse_args()

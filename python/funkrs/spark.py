@@ -3,7 +3,7 @@
 Every function is a ``DataFrame.mapInArrow`` over the input's partitions: each Python worker
 runs the Rust kernels of :mod:`funkrs.batch` on the Arrow batches Spark hands it, with as
 many threads as the task holds (``TaskContext.cpus()``, ``spark.task.cpus``), so a
-``local[2]`` session runs two tasks of one thread each and never oversubscribes.
+``local[2]`` SparkSession runs two tasks of one thread each and never oversubscribes.
 
 The model reaches the executors once: as a broadcast of the model file's bytes (no
 pickle), or, with ``model_path=``, as a model file every executor can read (a shared or
