@@ -86,18 +86,14 @@ impl Default for AlsParams {
     }
 }
 
-fn invalid(name: &'static str, reason: String) -> FunkError {
-    FunkError::InvalidParam { name, reason }
-}
-
 impl AlsParams {
     /// Checks every field, naming the first one out of range.
     pub fn validate(&self) -> Result<(), FunkError> {
         if self.n_factors == 0 {
-            return Err(invalid("n_factors", "must be at least 1".into()));
+            return Err(FunkError::invalid("n_factors", "must be at least 1"));
         }
         if !(self.reg.is_finite() && self.reg > 0.0) {
-            return Err(invalid(
+            return Err(FunkError::invalid(
                 "reg",
                 format!(
                     "must be a finite number > 0 (it keeps every row's system solvable), got {}",
@@ -106,7 +102,7 @@ impl AlsParams {
             ));
         }
         if !(self.init_std.is_finite() && self.init_std > 0.0) {
-            return Err(invalid(
+            return Err(FunkError::invalid(
                 "init_std",
                 format!("must be a finite number > 0, got {}", self.init_std),
             ));

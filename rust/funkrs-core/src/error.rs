@@ -79,3 +79,13 @@ pub enum FunkError {
     #[error("interrupted")]
     Interrupted,
 }
+
+impl FunkError {
+    /// [`FunkError::InvalidParam`] for the option `name`, with why its value is rejected.
+    pub fn invalid(name: &'static str, reason: impl Into<String>) -> Self {
+        FunkError::InvalidParam {
+            name,
+            reason: reason.into(),
+        }
+    }
+}

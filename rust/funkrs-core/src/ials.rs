@@ -67,33 +67,29 @@ impl Default for IalsParams {
     }
 }
 
-fn invalid(name: &'static str, reason: String) -> FunkError {
-    FunkError::InvalidParam { name, reason }
-}
-
 impl IalsParams {
     /// Checks every field, naming the first one out of range.
     pub fn validate(&self) -> Result<(), FunkError> {
         if self.n_factors == 0 {
-            return Err(invalid("n_factors", "must be at least 1".into()));
+            return Err(FunkError::invalid("n_factors", "must be at least 1"));
         }
         if !(self.reg.is_finite() && self.reg >= 0.0) {
-            return Err(invalid(
+            return Err(FunkError::invalid(
                 "reg",
                 format!("must be a finite number >= 0, got {}", self.reg),
             ));
         }
         if !(self.alpha.is_finite() && self.alpha > 0.0) {
-            return Err(invalid(
+            return Err(FunkError::invalid(
                 "alpha",
                 format!("must be a finite number > 0, got {}", self.alpha),
             ));
         }
         if self.cg_steps == 0 {
-            return Err(invalid("cg_steps", "must be at least 1".into()));
+            return Err(FunkError::invalid("cg_steps", "must be at least 1"));
         }
         if !(self.init_std.is_finite() && self.init_std > 0.0) {
-            return Err(invalid(
+            return Err(FunkError::invalid(
                 "init_std",
                 format!("must be a finite number > 0, got {}", self.init_std),
             ));

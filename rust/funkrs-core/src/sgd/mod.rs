@@ -159,60 +159,56 @@ impl SgdParams {
     }
 }
 
-fn invalid(name: &'static str, reason: impl Into<String>) -> FunkError {
-    FunkError::InvalidParam {
-        name,
-        reason: reason.into(),
-    }
-}
-
 impl SgdParams {
     /// Checks every field, naming the first one that is out of range.
     pub fn validate(&self) -> Result<(), FunkError> {
         if self.n_factors == 0 {
-            return Err(invalid("n_factors", "must be at least 1"));
+            return Err(FunkError::invalid("n_factors", "must be at least 1"));
         }
         if !(self.lr.is_finite() && self.lr > 0.0) {
-            return Err(invalid(
+            return Err(FunkError::invalid(
                 "lr",
                 format!("must be a positive number, got {}", self.lr),
             ));
         }
         if !(self.lr_decay.is_finite() && self.lr_decay >= 0.0) {
-            return Err(invalid(
+            return Err(FunkError::invalid(
                 "lr_decay",
                 format!("must be >= 0, got {}", self.lr_decay),
             ));
         }
         if !(self.reg.is_finite() && self.reg >= 0.0) {
-            return Err(invalid("reg", format!("must be >= 0, got {}", self.reg)));
+            return Err(FunkError::invalid(
+                "reg",
+                format!("must be >= 0, got {}", self.reg),
+            ));
         }
         if !(self.init_std.is_finite() && self.init_std >= 0.0) {
-            return Err(invalid(
+            return Err(FunkError::invalid(
                 "init_std",
                 format!("must be >= 0, got {}", self.init_std),
             ));
         }
         if !self.init_mean.is_finite() {
-            return Err(invalid("init_mean", "must be finite"));
+            return Err(FunkError::invalid("init_mean", "must be finite"));
         }
         if !(self.negative_ratio.is_finite() && self.negative_ratio >= 0.0) {
-            return Err(invalid(
+            return Err(FunkError::invalid(
                 "negatives",
                 format!("must be a finite number >= 0, got {}", self.negative_ratio),
             ));
         }
         if !self.negative_target.is_finite() {
-            return Err(invalid("negative_target", "must be finite"));
+            return Err(FunkError::invalid("negative_target", "must be finite"));
         }
         if self.negative_ratio > 0.0 && self.schedule == Schedule::FeatureWise {
-            return Err(invalid(
+            return Err(FunkError::invalid(
                 "negatives",
                 "the ranking objective works with the joint schedule only",
             ));
         }
         if self.n_blocks == Some(0) {
-            return Err(invalid("n_blocks", "must be at least 1"));
+            return Err(FunkError::invalid("n_blocks", "must be at least 1"));
         }
         Ok(())
     }
@@ -357,7 +353,7 @@ pub fn fit_with(
     if let Some(es) = &options.early_stopping {
         es.validate(options.validation.is_some())?;
         if params.schedule == Schedule::FeatureWise {
-            return Err(invalid(
+            return Err(FunkError::invalid(
                 "patience",
                 "early stopping works with the joint schedule only",
             ));

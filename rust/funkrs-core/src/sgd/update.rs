@@ -13,7 +13,7 @@ use super::grid::Grid;
 use super::layout::Relabel;
 use super::state::State;
 use super::units::Units;
-use super::{grid_size, invalid, kernel, padded, Factors, FitOptions, Monitor, Run, SgdParams};
+use super::{grid_size, kernel, padded, Factors, FitOptions, Monitor, Run, SgdParams};
 use crate::data::Interactions;
 use crate::par::Par;
 use crate::FunkError;
@@ -54,13 +54,16 @@ impl Warm<'_> {
             }
         }
         if !(self.scale.is_finite() && self.scale > 0.0) {
-            return Err(invalid(
+            return Err(FunkError::invalid(
                 "scale",
                 format!("must be a finite number > 0, got {}", self.scale),
             ));
         }
         if !(self.center.is_finite() && self.global_mean.is_finite()) {
-            return Err(invalid("center", "the centre and μ must be finite"));
+            return Err(FunkError::invalid(
+                "center",
+                "the centre and μ must be finite",
+            ));
         }
         Ok(())
     }
@@ -113,7 +116,7 @@ pub fn update(
     let k = params.n_factors;
     warm.validate(data, k)?;
     if params.schedule != super::Schedule::Joint {
-        return Err(invalid(
+        return Err(FunkError::invalid(
             "schedule",
             "updates train with the joint schedule only",
         ));
