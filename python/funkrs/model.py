@@ -26,7 +26,7 @@ from funkrs._checks import (
 )
 from funkrs._funkrs import SGD_DEFAULTS
 from funkrs._ratings import Ratings
-from funkrs._scoring import ScoringMixin, require_ratings
+from funkrs._scoring import ScoringMixin, popularity_slope, require_ratings
 from funkrs._state import HISTORY_FIELDS, FittedState, history_rows
 from funkrs._vocab import show_id
 from funkrs.exceptions import (
@@ -714,11 +714,9 @@ def _grown_offset(st: FittedState, seen: np.ndarray, items: np.ndarray, n_items:
     out = np.concatenate([old, np.zeros(n_items - len(old), np.float32)])
     if not old.any() or len(items) == 0:
         return out
-    counts_old = np.bincount(st.seen_indices, minlength=st.n_items)
-    ok = (counts_old > 0) & (old > 0)
-    if not ok.any():
+    slope = popularity_slope(st)
+    if slope == 0.0:
         return out
-    slope = float(np.median(old[ok] / np.log1p(counts_old[ok])))
     touched = np.unique(items)
     counts = np.bincount(seen, minlength=n_items)
     out[touched] = (slope * np.log1p(counts[touched])).astype(np.float32)
