@@ -303,7 +303,10 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         their inner numbers). The solver then updates the rows the new ratings touch
         (funk-sgd: the new users and items folded in, then ``n_epochs`` warm-started SGD
         epochs over the new ratings in the fit's standardised units; see
-        :meth:`funkrs.solvers._sgd.FunkSGD.update`). Rows no new rating touches keep
+        :meth:`funkrs.solvers._sgd.FunkSGD.update`; als and implicit-als: ``n_epochs``
+        alternations, 1 by default, over the touched rows, see
+        :meth:`funkrs.solvers._als.ALS.update` and
+        :meth:`funkrs.solvers._implicit_als.ImplicitALS.update`). Rows no new rating touches keep
         their bits unless ``replay > 0``. The seen-items index, the rating scale, the
         popularity term of the touched items and ``history_`` (one row per update epoch,
         numbered on from the fit's) follow the new ratings; ``μ`` stays. The new state is
@@ -316,11 +319,13 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         new_ratings : Ratings
             The new ratings (raw ids of the model's kind).
         n_epochs : int, optional
-            Passes over the new ratings; None uses the solver's own ``n_epochs``.
+            Passes over the new ratings; None uses the solver's own default (funk-sgd: its
+            ``n_epochs``; als and implicit-als: one alternation).
         replay : float
             Old pairs of the affected users replayed per new rating (0, the default, replays
             none), trained towards the model's predictions from before the update; this
-            anchors the affected rows and also moves the rows of the replayed items.
+            anchors the affected rows and also moves the rows of the replayed items
+            (funk-sgd only).
 
         Raises
         ------
