@@ -78,6 +78,7 @@ def test_rows_no_new_rating_touches_keep_their_bits(seed: int, cut: float, solve
         assert now[: len(before)][keep].tobytes() == before[keep].tobytes()
     # The touched old rows moved, and the new ones have factors (not the baseline).
     moved = tu[: old.n_users]
+    assert moved.any()
     assert not np.array_equal(new.user_factors[: old.n_users][moved], old.user_factors[moved])
     assert np.abs(new.user_factors[old.n_users :]).sum(axis=1).all()
     assert np.abs(new.item_factors[old.n_items :]).sum(axis=1).all()

@@ -334,6 +334,19 @@ def imputed_svd(
 ) -> tuple[
     npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], int, float, bool
 ]: ...
+def csr_merge(
+    indptr: npt.NDArray[np.uint64],
+    indices: npt.NDArray[np.uint32],
+    rows: npt.NDArray[np.uint32],
+    cols: npt.NDArray[np.uint32],
+    n_rows: int,
+    n_cols: int,
+) -> tuple[
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.uint64],
+]: ...
 def csr_from_coo(
     rows: npt.NDArray[np.uint32],
     cols: npt.NDArray[np.uint32],

@@ -541,16 +541,18 @@ def _with_items(
     )
 
 
-def popularity_slope(st: FittedState) -> float:
+def popularity_slope(st: FittedState, counts: np.ndarray | None = None) -> float:
     """``w · σ`` of the popularity term ``w · σ · log(1 + n_i)``, read back from ``st``.
 
     The training data is not stored: the slope is the median ratio of the term to
-    ``log(1 + n_i)`` over the items with seen users (0 when the term is off).
+    ``log(1 + n_i)`` over the items with seen users (0 when the term is off). ``counts``
+    are the seen users per item if the caller has them (else they are counted).
     """
     old = st.item_rank_offset
     if not old.any():
         return 0.0
-    counts = np.bincount(st.seen_indices, minlength=st.n_items)
+    if counts is None:
+        counts = np.bincount(st.seen_indices, minlength=st.n_items)
     ok = (counts > 0) & (old > 0)
     if not ok.any():
         return 0.0

@@ -352,7 +352,7 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         _check_feedback(self.solver, caps, new_ratings)
         if len(new_ratings) == 0:
             return self
-        grown, new = _grown(st, new_ratings, self._threads())
+        grown, new = _grown(st, new_ratings)
         n_updates = int(st.solver_info.get("n_updates", 0) or 0) + 1
         base = _seed(check_random_state("random_state", self.random_state))
         seed = (base + 0x9E3779B97F4A7C15 * n_updates) % (1 << 64)
@@ -632,7 +632,7 @@ def load(path: str | os.PathLike[str]) -> MatrixFactorization:
 persistence.set_loader(load)
 
 
-def _grown(st: FittedState, ratings: Ratings, n_threads: int | None) -> tuple[FittedState, Ratings]:
+def _grown(st: FittedState, ratings: Ratings) -> tuple[FittedState, Ratings]:
     """``st`` grown to the users and items of ``ratings``, and ``ratings`` in its inner ids.
 
     New ids are appended (in sorted order) with zero rows; the seen-items index gains the
@@ -660,7 +660,9 @@ def _grown(st: FittedState, ratings: Ratings, n_threads: int | None) -> tuple[Fi
         extra = np.zeros((n - arr.shape[0], *arr.shape[1:]), np.float32)
         return np.ascontiguousarray(np.concatenate([arr, extra]), dtype=np.float32)
 
-    indptr, indices = _merge_seen(st, users, items, n_users, n_threads)
+    indptr, indices, before, after = _funkrs.csr_merge(
+        st.seen_indptr, st.seen_indices, users, items, n_users, n_items
+    )
     lo, hi = st.rating_scale
     if len(ratings.values):
         lo = min(lo, float(ratings.values.min()))
@@ -675,56 +677,30 @@ def _grown(st: FittedState, ratings: Ratings, n_threads: int | None) -> tuple[Fi
         rating_scale=(lo, hi),
         seen_indptr=indptr,
         seen_indices=indices,
-        item_rank_offset=_grown_offset(st, indices, items, n_items),
+        item_rank_offset=_grown_offset(st, before, after, items),
     )
     new = Ratings(users, items, ratings.values, vocabs[0], vocabs[1], (lo, hi))
     return grown, new
 
 
-def _merge_seen(
-    st: FittedState, users: np.ndarray, items: np.ndarray, n_users: int, n_threads: int | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """The seen-items CSR of ``st`` plus the pairs ``(users, items)``, sorted and distinct."""
-    old_rows = np.repeat(
-        np.arange(st.n_users, dtype=np.uint32), np.diff(st.seen_indptr).astype(np.int64)
-    )
-    rows = np.concatenate([old_rows, users])
-    cols = np.concatenate([st.seen_indices, items])
-    indptr, indices = _funkrs.csr_from_coo(
-        np.ascontiguousarray(rows, dtype=np.uint32),
-        np.ascontiguousarray(cols, dtype=np.uint32),
-        n_users,
-        n_threads=n_threads,
-    )
-    if len(indices) < 2:
-        return indptr, indices
-    row_of = np.repeat(np.arange(n_users), np.diff(indptr).astype(np.int64))
-    dup = np.zeros(len(indices), dtype=bool)
-    dup[1:] = (indices[1:] == indices[:-1]) & (row_of[1:] == row_of[:-1])
-    if not dup.any():
-        return indptr, indices
-    keep = ~dup
-    counts = np.bincount(row_of[keep], minlength=n_users)
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint64)
-    return indptr, np.ascontiguousarray(indices[keep], dtype=np.uint32)
-
-
-def _grown_offset(st: FittedState, seen: np.ndarray, items: np.ndarray, n_items: int) -> np.ndarray:
+def _grown_offset(
+    st: FittedState, before: np.ndarray, after: np.ndarray, items: np.ndarray
+) -> np.ndarray:
     """The popularity term with the rated items' counts updated (others keep their bits).
 
+    ``before`` and ``after`` are the seen users per item before and after the new pairs.
     The term is ``w · σ · log(1 + n_i)``; ``w · σ`` is read back from the old term and the
-    old counts of seen users (the training data is not stored).
+    old counts (the training data is not stored).
     """
     old = st.item_rank_offset
-    out = np.concatenate([old, np.zeros(n_items - len(old), np.float32)])
+    out = np.concatenate([old, np.zeros(len(after) - len(old), np.float32)])
     if not old.any() or len(items) == 0:
         return out
-    slope = popularity_slope(st)
+    slope = popularity_slope(st, before[: st.n_items])
     if slope == 0.0:
         return out
     touched = np.unique(items)
-    counts = np.bincount(seen, minlength=n_items)
-    out[touched] = (slope * np.log1p(counts[touched])).astype(np.float32)
+    out[touched] = (slope * np.log1p(after[touched])).astype(np.float32)
     return out
 
 

@@ -126,7 +126,8 @@ class ALS:
         rebuilt from its old partners as they were and the row as it was (exact for a row
         that was solved against those partners, as every row is at the end of a fit), and
         the new ratings add theirs. A new rating counts once its partner row is old or has
-        been solved; a new user whose items were all new is solved once more at the end.
+        been solved; a row that could not use all its new ratings (a partner still unsolved)
+        is solved once more at the end, users first.
         So rows without new ratings keep their exact bits, and a new user or item folded in
         this way is exactly one half-step. ``n_epochs`` sets the number of alternations;
         ``replay`` is not supported (the old ratings' equations already anchor the rows).

@@ -123,7 +123,8 @@ class ImplicitALS:
         it is taken as ``1 + alpha · solver_info_["mean_value"]``. So rows without new
         interactions keep their exact bits, and a new user or item is solved from its
         interactions alone. A new interaction counts once its partner row is old or has
-        been solved; a new user whose items were all new is solved once more at the end.
+        been solved; a row that could not use all its new ratings (a partner still unsolved)
+        is solved once more at the end, users first.
         ``n_epochs`` sets the number of alternations; ``replay`` is not supported.
         """
         if params.replay > 0:

@@ -269,12 +269,13 @@ fn half_step<U: RowUpdate>(
     other_solved: &[bool],
     solved: &mut [bool],
     par: Par<'_>,
-) -> Result<(), FunkError> {
+) -> Result<Vec<bool>, FunkError> {
     let d = upd.width();
     let prep = upd.prepare(other, other_orig, par);
     let n = t.len();
     let mut out = vec![0f32; n * d];
-    let mut status = vec![0u8; n]; // 0 skipped, 1 solved, 2 failed
+    // 0 skipped, 1 solved from all its new ratings, 2 failed, 3 solved without some of them
+    let mut status = vec![0u8; n];
     let own_ro: &[f32] = own;
     let task = |(c, (chunk, st)): (usize, (&mut [f32], &mut [u8]))| {
         let mut idx = Vec::new();
@@ -306,7 +307,11 @@ fn half_step<U: RowUpdate>(
                 other,
                 other_orig,
             };
-            *s = if upd.solve(&prep, &job, o) { 1 } else { 2 };
+            *s = match (upd.solve(&prep, &job, o), idx.len() == ni.len()) {
+                (false, _) => 2,
+                (true, true) => 1,
+                (true, false) => 3,
+            };
         }
     };
     if par.is_parallel() {
@@ -330,22 +335,25 @@ fn half_step<U: RowUpdate>(
                 .into(),
         ));
     }
+    let mut incomplete = vec![false; n];
     for (r, &s) in status.iter().enumerate() {
-        if s == 1 {
+        if s == 1 || s == 3 {
             let row = t.rows[r] as usize;
             own[row * d..(row + 1) * d].copy_from_slice(&out[r * d..(r + 1) * d]);
             solved[row] = true;
         }
+        incomplete[r] = s != 1 && !only.is_some_and(|m| !m[r]);
     }
-    Ok(())
+    Ok(incomplete)
 }
 
 /// `n_iter` alternations over the touched rows of `users` and `items` (`width` values per
 /// row, rewritten in place): the touched users against the items, then the touched items
 /// against the users. A new rating counts in a half-step once its partner row is old or has
-/// been solved; after the alternations, the touched users never solved (new users whose
-/// every item was new) get one more half-step. `check` runs before every half-step. Rows
-/// with nothing to solve from keep their values.
+/// been solved; after the alternations, the touched rows whose last solve could not use
+/// all their new ratings (a partner that was new and not yet solved) get one more
+/// half-step, users first, then items. `check` runs before every half-step. Rows with
+/// nothing to solve from keep their values.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn alternate<U: RowUpdate>(
     upd: &U,
@@ -362,10 +370,11 @@ pub(crate) fn alternate<U: RowUpdate>(
     let mut user_solved = vec![false; inc.n_users];
     let mut item_solved = vec![false; inc.n_items];
     let mut seconds = Vec::with_capacity(n_iter);
+    let (mut late_users, mut late_items) = (Vec::new(), Vec::new());
     for _ in 0..n_iter {
         let start = std::time::Instant::now();
         check()?;
-        half_step(
+        late_users = half_step(
             upd,
             &tu,
             None,
@@ -379,7 +388,7 @@ pub(crate) fn alternate<U: RowUpdate>(
             par,
         )?;
         check()?;
-        half_step(
+        late_items = half_step(
             upd,
             &ti,
             None,
@@ -394,13 +403,14 @@ pub(crate) fn alternate<U: RowUpdate>(
         )?;
         seconds.push(start.elapsed().as_secs_f64());
     }
-    let late: Vec<bool> = tu.rows.iter().map(|&u| !user_solved[u as usize]).collect();
-    if n_iter > 0 && late.iter().any(|&l| l) {
+    // Rows that could not use every new rating (its partner was new and not yet solved)
+    // get one more half-step each side, users first.
+    if n_iter > 0 && late_users.iter().any(|&l| l) {
         check()?;
         half_step(
             upd,
             &tu,
-            Some(&late),
+            Some(&late_users),
             users,
             &users_orig,
             items,
@@ -408,6 +418,22 @@ pub(crate) fn alternate<U: RowUpdate>(
             inc.n_old_items,
             &item_solved,
             &mut user_solved,
+            par,
+        )?;
+    }
+    if n_iter > 0 && late_items.iter().any(|&l| l) {
+        check()?;
+        half_step(
+            upd,
+            &ti,
+            Some(&late_items),
+            items,
+            &items_orig,
+            users,
+            &users_orig,
+            inc.n_old_users,
+            &user_solved,
+            &mut item_solved,
             par,
         )?;
     }

@@ -33,7 +33,7 @@ mod _funkrs {
     #[pymodule_export]
     use crate::index::{IdIndex, StrIndex};
     #[pymodule_export]
-    use crate::scoring::{csr_from_coo, fold_in, predict, top_n};
+    use crate::scoring::{csr_from_coo, csr_merge, fold_in, predict, top_n};
     #[pymodule_export]
     use crate::sgd::{sgd_fit, sgd_update};
     #[pymodule_export]
