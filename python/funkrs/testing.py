@@ -361,8 +361,8 @@ class SolverContract:
 
         if self.capabilities().supports_update:
             return
-        old, new = self.update_data()
-        model = self.make_model().fit(old)
+        _, new = self.update_data()
+        model = self.make_model().fit(self.data())
         before = model._fitted()
         with pytest.raises(InvalidParameterError, match="cannot update a fitted model"):
             model.partial_fit(new)
