@@ -190,7 +190,7 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
     FOR_TOP_N: ClassVar[dict[str, Any]] = {
         "solver": "implicit-als",
         "n_factors": 32,
-        "solver_options": {"confidence": "rating", "alpha": 16.0, "reg": 100.0},
+        "solver_options": {"confidence": "rating", "alpha": 32.0, "reg": 200.0},
     }
 
     @classmethod
