@@ -442,6 +442,7 @@ const PREFETCH_ALWAYS: usize = 1024;
 /// rows of `k` floats indexed by `rows.idx`, `g` is `k × k`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
+#[allow(clippy::needless_range_loop)] // chunk `c` of several row vectors in step
 unsafe fn solve_rows_tiled<const C: usize>(
     chunk: &mut [f32],
     t: usize,
@@ -457,8 +458,8 @@ unsafe fn solve_rows_tiled<const C: usize>(
         _mm256_storeu_ps, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_fnmadd_ps, _mm_loadu_ps,
         _mm_movehl_ps, _mm_mul_ps, _mm_set1_ps, _mm_shuffle_ps, _mm_storeu_ps,
     };
-    debug_assert!(k == 8 * C && C <= 16);
     type V<const C: usize> = [__m256; C];
+    debug_assert!(k == 8 * C && C <= 16);
     let zero = _mm256_setzero_ps();
     // SAFETY (every raw access below): rows of `k = 8·C` floats inside their buffers
     // (caller contract; `idx` entries are `< other.len() / k`, checked by `Interactions`).
