@@ -6,9 +6,9 @@ relevant items of a user are the test ratings >= 4, the training items are exclu
 lists. funkrs' own models rank as ``recommend`` does by default (``popularity_weight="auto"``);
 implicit's rank by their factors alone. Printed side by side:
 precision@10, recall@10, ndcg@10, coverage@10, test RMSE (where the model predicts ratings)
-and the median wall-clock fit time of ``--repeats`` fits (the metrics are the first fit's; the
-machine is shared, so seconds are indicative), plus each model's ndcg@10 over popularity's
-and PASS/FAIL lines against the targets.
+and the median wall-clock fit time of ``--repeats`` fits, taken in turns over all models (the
+metrics are the first fit's; the machine is shared, so seconds are indicative), plus each
+model's ndcg@10 over popularity's and PASS/FAIL lines against the targets.
 
 The contenders:
 
@@ -298,27 +298,43 @@ def score(model: funkrs.MatrixFactorization, test: funkrs.Ratings) -> dict[str, 
     return {m: got[f"{m}@{K}"] for m in METRICS}
 
 
-def run_one(c: Contender, train: funkrs.Ratings, test: funkrs.Ratings, repeats: int) -> Row:
-    if c.make is None:
-        return Row(c.name, c.note, available=False)
-    make = c.make
-    try:
-        model, first = timed(lambda: make().fit(train))
-    except TypeError as exc:  # e.g. a solver option this funkrs does not have
-        return Row(c.name, f"{c.note}: {exc}", available=False)
-    seconds = [first] + [timed(lambda: make().fit(train))[1] for _ in range(repeats - 1)]
-    rmse = funkrs.evaluate(model, test)["rmse"] if c.predicts_ratings else None
-    return Row(c.name, c.note, score(model, test), rmse, statistics.median(seconds), seconds)
+def predicts_ratings(model: funkrs.MatrixFactorization) -> bool:
+    """Whether RMSE means anything for this model (``implicit-als`` predicts preferences)."""
+    return bool(getattr(funkrs.solvers.get(str(model.solver)), "predicts_ratings", True))
 
 
 def run(train: funkrs.Ratings, test: funkrs.Ratings, repeats: int) -> list[Row]:
-    rows = []
+    """Every contender's metrics (first fit) and median fit time over alternated repeats.
+
+    The repeats go round the contenders in turn (every model once, then every model again),
+    so that a load change on the shared machine affects all of them alike.
+    """
+    rows: list[Row] = []
+    makers: list[Callable[[], funkrs.MatrixFactorization] | None] = []
     for c in contenders():
-        row = run_one(c, train, test, repeats)
-        times = " ".join(f"{t:.2f}" for t in row.all_seconds)
-        state = f"{times} s" if row.available else "not available"
-        print(f"  {c.name:<16} {state}", flush=True)
-        rows.append(row)
+        make = c.make
+        if make is not None:
+            try:
+                model, first = timed(lambda make=make: make().fit(train))
+            except TypeError as exc:  # e.g. a solver option this funkrs does not have
+                c.note, make = f"{c.note}: {exc}", None
+        if make is None:
+            rows.append(Row(c.name, c.note, available=False))
+            makers.append(None)
+            print(f"  {c.name:<16} not available", flush=True)
+            continue
+        ok = c.predicts_ratings and predicts_ratings(model)
+        rmse = funkrs.evaluate(model, test)["rmse"] if ok else None
+        rows.append(Row(c.name, c.note, score(model, test), rmse, first, [first]))
+        makers.append(make)
+        print(f"  {c.name:<16} {first:.2f} s", flush=True)
+    for _ in range(repeats - 1):
+        for row, make in zip(rows, makers, strict=True):
+            if make is not None:
+                row.all_seconds.append(timed(lambda make=make: make().fit(train))[1])
+    for row in rows:
+        if row.all_seconds:
+            row.fit_seconds = statistics.median(row.all_seconds)
     return rows
 
 

@@ -265,3 +265,36 @@ def test_self_selection_makes_well_liked_items_the_often_rated_ones() -> None:
 def test_bad_selection_names_it(bad) -> None:
     with pytest.raises(InvalidParameterError, match="selection"):
         synthetic(50, 40, 500, selection=bad)
+
+
+@pytest.mark.parametrize("bad", [1, 0, 2.5, "16"])
+def test_bad_pool_names_it(bad) -> None:
+    with pytest.raises(InvalidParameterError, match="pool"):
+        synthetic(50, 40, 500, selection=1.0, pool=bad)
+
+
+def test_a_larger_pool_lets_taste_decide_what_is_rated() -> None:
+    # With one pair kept in 16 instead of 1 in 2, the kept ratings are the better-liked
+    # ones, and popularity explains less of who rated what: a most-rated list recalls less.
+    def most_rated_share(r: funkrs.Ratings) -> float:
+        counts = np.bincount(r.items, minlength=r.n_items)
+        top = np.argsort(-counts)[: r.n_items // 20]
+        return float(np.isin(r.items, top).mean())
+
+    two = synthetic(2000, 3000, 100_000, random_state=1, selection=2.0)
+    sixteen = synthetic(2000, 3000, 100_000, random_state=1, selection=2.0, pool=16)
+    again = synthetic(2000, 3000, 100_000, random_state=1, selection=2.0, pool=2)
+    np.testing.assert_array_equal(again.values, two.values)  # pool=2 is the default
+    assert sixteen.values.mean() > two.values.mean() + 0.2
+    assert most_rated_share(sixteen) < most_rated_share(two) - 0.05
+
+
+def test_choice_shapes_are_the_sparse_and_medium_shapes_with_a_large_pool() -> None:
+    choice = funkrs.datasets.choice_shapes()
+    plain = shapes()
+    assert "choice_shapes" in funkrs.datasets.__all__
+    assert list(choice) == [f"{n}-choice" for n, s in plain.items() if s.density != "dense"]
+    for name, s in choice.items():
+        base = plain[name.removesuffix("-choice")]
+        assert dataclasses.replace(s, name=base.name, pool=2, selection=base.selection) == base
+        assert (s.pool, s.selection) == (16, 2.0)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Shape",
+    "choice_shapes",
     "movielens_small",
     "movielens_small_split",
     "movielens_titles",
@@ -102,6 +103,7 @@ def synthetic(
     rating_scale: tuple[float, float] = _STAR_SCALE,
     step: float | None = 0.5,
     selection: float = 0.0,
+    pool: int = 2,
 ) -> Ratings:
     """Ratings drawn from a low-rank model with biases, noise and power-law popularity.
 
@@ -135,6 +137,15 @@ def synthetic(
     step : float or None
         Rounding step from ``low`` (0.5 half stars, 1 integers); None keeps the ratings
         continuous. ``high - low`` must be a whole number of steps.
+    selection : float
+        Self-selection (missing not at random): 0 keeps every drawn pair; above 0, ``pool``
+        times as many pairs are drawn and one in ``pool`` is kept, without replacement,
+        with weight ``exp(selection · z)``, ``z`` the standardised noise-free rating, so
+        people rate what they expect to like.
+    pool : int
+        Candidate pairs per kept rating with ``selection > 0`` (at least 2). Larger pools
+        make taste, rather than popularity, decide which items each person rates, as in
+        catalogues where people pick by genre or author.
 
     Returns
     -------
@@ -163,10 +174,11 @@ def synthetic(
     popularity = check_float("popularity", popularity, minimum=0)
     activity = check_float("activity", activity, minimum=0)
     selection = check_float("selection", selection, minimum=0)
+    pool = check_int("pool", pool, minimum=2)
     lo, hi = _check_rating_scale(rating_scale)
     step = _check_step(step, lo, hi)
     rng = np.random.default_rng(random_state)
-    draws = n_ratings if selection == 0 else 2 * n_ratings
+    draws = n_ratings if selection == 0 else pool * n_ratings
     users = _power_law_draws(rng, n_users, draws, activity)
     items = _power_law_draws(rng, n_items, draws, popularity)
     keys = users.astype(np.int64) * n_items + items
@@ -182,7 +194,7 @@ def synthetic(
     bu = rng.normal(0.0, 0.35, n_users).astype(np.float32)
     bi = rng.normal(0.0, 0.5, n_items).astype(np.float32)
     if selection > 0:
-        u, i = _self_select(rng, u, i, (p, q, bu, bi), selection)
+        u, i = _self_select(rng, u, i, (p, q, bu, bi), selection, pool)
     values = np.empty(len(u), np.float32)
     chunk = 1 << 21
     for start in range(0, len(u), chunk):
@@ -201,8 +213,9 @@ def _self_select(
     i: np.ndarray,
     model: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     selection: float,
+    pool: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Half of the pairs, drawn without replacement with weights ``exp(selection · z)``."""
+    """One pair in ``pool``, drawn without replacement with weights ``exp(selection · z)``."""
     p, q, bu, bi = model
     z = np.empty(len(u), np.float64)
     chunk = 1 << 21
@@ -213,7 +226,8 @@ def _self_select(
     # Gumbel top-k: the k largest of log(w) + Gumbel noise are a weighted sample without
     # replacement.
     keys = selection * z - np.log(-np.log(rng.random(len(u))))
-    keep = np.sort(np.argpartition(-keys, len(u) // 2)[: len(u) // 2])
+    n_keep = len(u) // pool
+    keep = np.sort(np.argpartition(-keys, n_keep)[:n_keep])
     return u[keep], i[keep]
 
 
@@ -290,6 +304,8 @@ class Shape:
     selection : float
         Self-selection strength (see :func:`synthetic`): 0 for the dense shapes, where
         people rate (nearly) everything put before them.
+    pool : int
+        Candidate pairs per kept rating under self-selection (see :func:`synthetic`).
     description : str
         What kind of real data the shape stands for.
     """
@@ -307,6 +323,7 @@ class Shape:
     density: Literal["sparse", "medium", "dense"] = "sparse"
     description: str = ""
     selection: float = 0.0
+    pool: int = 2
 
     def make(self, random_state: int | None = 0) -> Ratings:
         """The shape's ratings, ``synthetic(...)`` with its fields and ``random_state``.
@@ -332,6 +349,7 @@ class Shape:
             rating_scale=self.rating_scale,
             step=self.step,
             selection=self.selection,
+            pool=self.pool,
         )
 
 
@@ -511,6 +529,42 @@ def shapes() -> dict[str, Shape]:
     ((1.0, 5.0), 1.0, 'medium')
     """
     return {s.name: s for s in _SHAPES}
+
+
+#: Self-selection of :func:`choice_shapes`: candidates per kept rating, and strength.
+_CHOICE_POOL, _CHOICE_SELECTION = 16, 2.0
+
+
+def choice_shapes() -> dict[str, Shape]:
+    """The sparse and medium shapes of :func:`shapes` with taste deciding what people rate.
+
+    In :func:`shapes` one drawn pair in two is kept, so an item's popularity mostly decides
+    who rates it and a most-rated-first list is hard to beat. Real catalogues are not like
+    that: people pick films by genre and books by author, and on MovieLens a model of who
+    chose what gives top-10 lists about twice as good as a most-rated list
+    (``benchmarks/ranking.py``). Here one pair in ``pool=16`` is kept, with
+    ``selection=2``, which gives the generated data that property; the top-N configuration
+    of :meth:`funkrs.MatrixFactorization.for_top_n` is validated on these shapes and on
+    :func:`shapes` together (``benchmarks/tune_defaults.py``).
+
+    Returns
+    -------
+    dict of str to Shape
+        Keyed ``"<name>-choice"``, in the order of :func:`shapes`.
+
+    Examples
+    --------
+    >>> s = choice_shapes()["five-sparse-choice"]
+    >>> s.pool, s.selection, s.rating_scale
+    (16, 2.0, (1.0, 5.0))
+    """
+    return {
+        f"{s.name}-choice": replace(
+            s, name=f"{s.name}-choice", pool=_CHOICE_POOL, selection=_CHOICE_SELECTION
+        )
+        for s in _SHAPES
+        if s.density != "dense"
+    }
 
 
 def _dense_codes(ids: np.ndarray, n: int) -> tuple[Vocabulary, np.ndarray]:

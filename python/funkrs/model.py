@@ -185,35 +185,37 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
             }
         return cls(**merged)
 
-    #: What :meth:`for_top_n` sets; chosen by ``benchmarks/tune_defaults.py`` (see the README).
+    #: What :meth:`for_top_n` sets; chosen by ``benchmarks/tune_defaults.py --top-n-only``
+    #: on the validation parts of the generated shapes and MovieLens small (see the README).
     FOR_TOP_N: ClassVar[dict[str, Any]] = {
-        "n_factors": 100,
-        "reg": 0.05,
-        "init_std": 0.1,
-        "popularity_weight": 2.0,
-        "solver_options": {"objective": "ranking", "negatives": 2.0},
+        "solver": "implicit-als",
+        "n_factors": 32,
+        "solver_options": {"confidence": "rating", "alpha": 16.0, "reg": 100.0},
     }
 
     @classmethod
     def for_top_n(cls, **params: Any) -> MatrixFactorization:
         """The configuration funkrs recommends for top-N lists; ``params`` override any of it.
 
-        funk-sgd with the ranking objective (``solver_options={"objective": "ranking"}``):
-        besides the observed ratings, every epoch trains freshly sampled unobserved pairs
-        of each user towards the low end of the rating scale, so the model learns which
-        items people choose as well as how they rate them. Its lists beat a popularity list
-        and the rating-trained default by far; its predicted ratings are biased low, so use
-        the default model for RMSE. Its lists also carry the popularity term of
-        :meth:`recommend` (``popularity_weight=2``), which raised its validation ndcg on the
-        generated data shapes. ``solver_options`` given here are merged into the ranking
-        ones.
+        ``implicit-als`` on the ratings read as interactions (``confidence="rating"``):
+        every rated item counts as chosen, with a confidence that grows from 1 at the lowest
+        rating of the scale to ``1 + alpha`` at the highest, and every unrated item counts
+        as not chosen with confidence 1. The model so learns which items people choose as
+        well as how much they like them, on any rating scale (negative ones included). Its
+        lists beat a most-rated list, the rating-trained default and funk-sgd's ranking
+        objective by far; it predicts preference scores, not ratings, so use the default
+        model for RMSE. ``solver_options`` given here are merged into these ones; with
+        another ``solver`` only ``n_factors`` is kept.
 
         Examples
         --------
         >>> model = MatrixFactorization.for_top_n(random_state=0)
-        >>> model.solver_options["objective"]
-        'ranking'
+        >>> model.solver, model.solver_options["confidence"]
+        ('implicit-als', 'rating')
         """
+        solver = params.get("solver", cls.FOR_TOP_N["solver"])
+        if solver != cls.FOR_TOP_N["solver"]:
+            return cls(**{"n_factors": cls.FOR_TOP_N["n_factors"], **params})
         merged = {**cls.FOR_TOP_N, **params}
         merged["solver_options"] = {
             **cls.FOR_TOP_N["solver_options"],

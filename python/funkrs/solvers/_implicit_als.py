@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar, Literal
 import numpy as np
 
 from funkrs import _funkrs
-from funkrs._checks import check_float, check_int
+from funkrs._checks import check_choice, check_float, check_int
 from funkrs.solvers import Factors, SolverParams
 
 if TYPE_CHECKING:
@@ -28,9 +28,16 @@ class ImplicitALS:
     conjugate-gradient steps warm-started from its current value (as the ``implicit``
     package does), in parallel and with the same bits at any thread count.
 
-    Values must be ``≥ 0``: play counts, clicks, watch time, or ratings used as weights. The
-    model is for top-N lists (``recommend``, ranking metrics, ``similar_items``): its
-    predictions are preference scores near 0 and 1, not ratings, and it has no biases.
+    With ``confidence="weight"`` (the default) ``r`` is the value itself, which must be
+    ``≥ 0``: play counts, clicks, watch time. With ``confidence="rating"`` the values are
+    ratings on any scale, negative ones included: ``r = (value − lo) / (hi − lo)`` with
+    ``(lo, hi)`` the data's ``rating_scale``, so the lowest possible rating still counts as an
+    interaction (confidence 1) and the highest gets ``1 + alpha``; the factors are then the
+    same whatever unit the ratings are in. On data whose scale is a single value every
+    interaction gets ``r = 1``. This is how :meth:`funkrs.MatrixFactorization.for_top_n`
+    turns ratings into top-N lists. The model is for top-N lists (``recommend``, ranking
+    metrics, ``similar_items``): its predictions are preference scores near 0 and 1, not
+    ratings, and it has no biases.
 
     Parameters
     ----------
@@ -44,6 +51,8 @@ class ImplicitALS:
         Conjugate-gradient steps per row and half-step (3).
     init_std : float
         Standard deviation of the normal initial factors (0.01).
+    confidence : {"weight", "rating"}
+        How a training value becomes the ``r`` of the confidence ``1 + alpha·r`` (above).
 
     The defaults are those of ``implicit.als.AlternatingLeastSquares``, read from the core
     (``funkrs._funkrs.IALS_DEFAULTS``). ``solver_info_`` holds ``seconds_per_iteration``.
@@ -67,19 +76,21 @@ class ImplicitALS:
         alpha: float = _D.alpha,
         cg_steps: int = _D.cg_steps,
         init_std: float = _D.init_std,
+        confidence: Literal["weight", "rating"] = "weight",
     ) -> None:
         self.n_iter = check_int("n_iter", n_iter, minimum=0)
         self.reg = check_float("reg", reg, minimum=0.0)
         self.alpha = check_float("alpha", alpha, minimum=0.0, exclusive_minimum=True)
         self.cg_steps = check_int("cg_steps", cg_steps, minimum=1)
         self.init_std = check_float("init_std", init_std, minimum=0.0, exclusive_minimum=True)
+        self.confidence = check_choice("confidence", confidence, ("weight", "rating"))
 
     def fit(self, ratings: Ratings, params: SolverParams) -> Factors:
         """Fit the factors; see the class documentation."""
         x, y, seconds = _funkrs.ials_fit(
             np.ascontiguousarray(ratings.users, dtype=np.uint32),
             np.ascontiguousarray(ratings.items, dtype=np.uint32),
-            np.ascontiguousarray(ratings.values, dtype=np.float32),
+            self.strengths(ratings),
             ratings.n_users,
             ratings.n_items,
             n_factors=params.n_factors,
@@ -101,3 +112,14 @@ class ImplicitALS:
             ranking=True,
             info={"seconds_per_iteration": [float(s) for s in seconds]},
         )
+
+    def strengths(self, ratings: Ratings) -> np.ndarray:
+        """The ``r`` of each training pair's confidence ``1 + alpha·r``, as ``float32``."""
+        if self.confidence == "weight":
+            return np.ascontiguousarray(ratings.values, dtype=np.float32)
+        lo, hi = (float(v) for v in ratings.rating_scale)
+        if not hi > lo:
+            return np.ones(len(ratings.values), dtype=np.float32)
+        # Ratings always lie inside their scale (``Ratings`` checks it), so these are in [0, 1].
+        values = np.asarray(ratings.values, dtype=np.float64)
+        return ((values - lo) / (hi - lo)).astype(np.float32)
