@@ -3,8 +3,10 @@
 Accuracy: MovieLens small ordered by timestamp; fit on the first 90%, ``partial_fit`` the next
 5%, test on the last 5%; against a refit on the first 95% and the 90% model alone. Drift: ten
 successive ``partial_fit`` calls of 0.5% each, against a refit on the same ratings. Time: at a
-generated shape (``--users``, ``--items``, ``--ratings``; ML-25M shape with ``--shape ml25m``),
-k=32, ``partial_fit`` of 1% and 0.1% more ratings against a full fit, alternating, repeated.
+generated shape (``--users``, ``--items``, ``--ratings``; with ``--shape ml25m`` the data of
+``benchmarks/sgd.py``, ``synthetic(162_541, 59_047, 25_000_000)``, about 20M distinct
+ratings), k=32, ``partial_fit`` of 1% and 0.1% more ratings against a full fit on the other
+99%, alternating within each repeat; the figures are medians over the repeats.
 
     python benchmarks/updates.py --repeats 3 [--shape ml25m]
 
@@ -63,7 +65,7 @@ def accuracy(seed: int, replay: float, n_epochs: int | None) -> dict[str, float]
 def timing(args: argparse.Namespace) -> dict[str, list[float]]:
     n_u, n_i, n_r = args.users, args.items, args.ratings
     if args.shape == "ml25m":
-        n_u, n_i, n_r = 162_541, 59_047, 20_000_000
+        n_u, n_i, n_r = 162_541, 59_047, 25_000_000
     data = funkrs.datasets.synthetic(n_u, n_i, n_r, random_state=0)
     uu, ii, rr = data.raw_users(), data.raw_items(), data.values
     perm = np.random.default_rng(1).permutation(len(rr))

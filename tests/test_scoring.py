@@ -295,3 +295,120 @@ def test_predict_of_raw_int_ids_matches_scoring_inner_ids(sparse_ids: bool, poli
     np.testing.assert_array_equal(
         model.predict(users[:100].astype(np.float64), items[:100], unknown=policy), got[:100]
     )
+
+
+def test_item_fold_in_of_training_items_lands_close_to_the_trained_factors(trained) -> None:
+    model, data = trained
+    ids, q, b = model.fold_in_factors(data, kind="items")
+    assert ids.tolist() == data.item_vocab.ids_array.tolist()
+    inner = model.items_.numbers(ids)
+    trained_q, trained_b = model.item_factors_[inner], model.item_bias_[inner]
+    rel = np.linalg.norm(q - trained_q, axis=1) / np.linalg.norm(trained_q, axis=1)
+    assert np.median(rel) < 0.5, np.median(rel)
+    assert np.abs(b - trained_b).max() < 0.25
+    dist = ((q[:, None, :] - model.item_factors_[None, :, :]) ** 2).sum(-1)
+    assert (dist.argmin(axis=1) == inner).mean() > 0.7
+    # The mirror image of a user fold-in: fold-in of the transposed problem.
+    one = data.take(np.flatnonzero(data.raw_items() == ids[0]))
+    _, q1, b1 = model.fold_in_factors(one, kind="items")
+    np.testing.assert_array_equal(q1[0], q[0])
+    assert b1[0] == b[0]
+
+
+def test_item_fold_in_solves_the_ridge_problem_against_the_user_factors(trained) -> None:
+    model, _ = trained
+    users = model.users_.ids_array[:7]
+    new = funkrs.Ratings.from_arrays(users, [10**9] * 7, [5.0, 4.5, 1.0, 2.0, 2.5, 5.0, 3.0])
+    _, q, b = model.fold_in_factors(new, reg=0.1, kind="items")
+    p = model.user_factors_[model.users_.numbers(users)].astype(np.float64)
+    bu = model.user_bias_[model.users_.numbers(users)].astype(np.float64)
+    x = np.hstack([p, np.ones((7, 1))])
+    y = new.values.astype(np.float64)[np.argsort(new.raw_users(), kind="stable")]
+    y = y - model.global_mean_ - bu
+    w = np.linalg.solve(x.T @ x + 0.1 * 7 * np.eye(x.shape[1]), x.T @ y)
+    np.testing.assert_allclose(q[0], w[:-1], rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(b[0], w[-1], rtol=1e-3, atol=1e-4)
+
+
+def test_fold_in_adds_new_items_that_get_recommended_and_predicted(trained) -> None:
+    model, data = trained
+    model = _copy(model)
+    before = model._state
+    users = model.users_.ids_array[:6]
+    new = funkrs.Ratings.from_arrays(
+        np.concatenate([users, users[:2]]),
+        [10**9] * 3 + [10**9 + 1] * 5,
+        [5.0, 4.5, 5.0, 1.0, 1.5, 1.0, 1.0, 1.5],
+    )
+    model.fold_in(new, kind="items")
+    # Appended after the old items, which keep their numbers, factors and biases.
+    assert model.items_.ids_array[: before.n_items].tolist() == before.items.ids_array.tolist()
+    assert model.items_.ids_array[before.n_items :].tolist() == [10**9, 10**9 + 1]
+    np.testing.assert_array_equal(model.item_factors_[: before.n_items], before.item_factors)
+    np.testing.assert_array_equal(model.user_factors_, before.user_factors)
+    ids, q, b = _copy_fold(before, new)
+    assert ids.tolist() == [10**9, 10**9 + 1]
+    np.testing.assert_array_equal(model.item_factors_[before.n_items :], q)
+    np.testing.assert_array_equal(model.item_bias_[before.n_items :], b)
+    # The new ratings count as seen: each user's row gains its new items, still sorted.
+    for j, user in enumerate(users):
+        u = int(model.users_.numbers([user])[0])
+        row = model._seen_indices[model._seen_indptr[u] : model._seen_indptr[u + 1]]
+        old_row = before.seen_indices[before.seen_indptr[u] : before.seen_indptr[u + 1]]
+        added = [0, 1] if j < 2 else [0] if j < 3 else [1]
+        assert row.tolist() == old_row.tolist() + [before.n_items + a for a in added]
+    recs = model.recommend(users=[users[0]], n=model.n_items_)
+    assert 10**9 not in recs["item"].to_list()  # seen
+    other = data.raw_users()[-1]
+    scores = model.predict([other, other], [10**9, 10**9 + 1])
+    assert scores[0] > scores[1]  # liked vs disliked item
+    # Popularity term from the raters' counts on the model's slope (3 and 5 raters).
+    off = model.item_rank_offset_
+    assert off[-1] > off[-2] > 0
+    with pytest.raises(RatingsError, match=r"item\(s\) of fold_in are already in the model"):
+        model.fold_in(new, kind="items")
+
+
+def _copy_fold(st, new):
+    m = funkrs.MatrixFactorization(n_factors=st.n_factors, random_state=0)
+    m._state = st
+    return m.fold_in_factors(new, kind="items")
+
+
+def test_item_fold_in_errors_leave_the_model_unchanged(trained) -> None:
+    model, _ = trained
+    model = _copy(model)
+    before = model._state
+    users = model.users_.ids_array[:2]
+    new = funkrs.Ratings.from_arrays(
+        [users[0], users[1], 10**9, 10**9 + 1], [-1, -1, -2, -3], [4.0, 3.0, 2.0, 5.0]
+    )
+    with pytest.raises(UnknownIdError, match=r"none of the users of item -3 are known"):
+        model.fold_in(new, kind="items")
+    with pytest.raises(UnknownIdError, match=r"\(2 such item"):
+        model.fold_in_factors(new, kind="items")
+    with pytest.raises(InvalidParameterError, match=r"kind must be .users. or .items., got .item."):
+        model.fold_in(new, kind="item")
+    string_users = funkrs.Ratings.from_arrays(["a", "b"], [-1, -1], [4.0, 3.0])
+    with pytest.raises(RatingsError, match="user ids of this model are integers, got strings"):
+        model.fold_in(string_users, kind="items")
+    with pytest.raises(InvalidParameterError, match="reg must be a finite number > 0"):
+        model.fold_in(new, reg=0.0, kind="items")
+    assert model._state is before
+    # Unknown users next to known ones are ignored.
+    mixed = funkrs.Ratings.from_arrays([users[0], 10**9, users[1]], [-1] * 3, [4.0, 2.0, 3.0])
+    model.fold_in(mixed, kind="items")
+    assert -1 in model.items_
+    assert model.n_users_ == before.n_users
+
+
+def test_item_fold_in_round_trips_through_a_file(trained, tmp_path: Path) -> None:
+    model, _ = trained
+    model = _copy(model)
+    new = funkrs.Ratings.from_arrays(model.users_.ids_array[:4], [-7] * 4, [4.0, 3.0, 5.0, 4.0])
+    model.fold_in(new, kind="items")
+    model.save(tmp_path / "m.funkrs")
+    back = funkrs.load(tmp_path / "m.funkrs")
+    np.testing.assert_array_equal(back.item_factors_, model.item_factors_)
+    assert back.items_.ids_array.tolist() == model.items_.ids_array.tolist()
+    assert back.recommend(n=3).equals(model.recommend(n=3))

@@ -114,6 +114,32 @@ def als_fit(
     float,
     list[tuple[int, float, float]],
 ]: ...
+def als_update(
+    users: npt.NDArray[np.uint32],
+    items: npt.NDArray[np.uint32],
+    ratings: npt.NDArray[np.float32],
+    user_factors: npt.NDArray[np.float32],
+    item_factors: npt.NDArray[np.float32],
+    user_bias: npt.NDArray[np.float32],
+    item_bias: npt.NDArray[np.float32],
+    global_mean: float,
+    scale: float,
+    seen_indptr: npt.NDArray[np.uint64],
+    seen_indices: npt.NDArray[np.uint32],
+    n_old_users: int,
+    n_old_items: int,
+    *,
+    reg: float,
+    n_iter: int = 1,
+    biased: bool = True,
+    n_threads: int | None = None,
+) -> tuple[
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    npt.NDArray[np.float32],
+    list[float],
+]: ...
 
 _GridFit = tuple[
     npt.NDArray[np.float32],
@@ -155,6 +181,24 @@ def nmf_fit(
     seed: int = 0,
     n_threads: int | None = None,
 ) -> _GridFit: ...
+def ials_update(
+    users: npt.NDArray[np.uint32],
+    items: npt.NDArray[np.uint32],
+    values: npt.NDArray[np.float32],
+    user_factors: npt.NDArray[np.float32],
+    item_factors: npt.NDArray[np.float32],
+    seen_indptr: npt.NDArray[np.uint64],
+    seen_indices: npt.NDArray[np.uint32],
+    n_old_users: int,
+    n_old_items: int,
+    *,
+    reg: float,
+    alpha: float,
+    old_weight: float,
+    cg_steps: int,
+    n_iter: int = 1,
+    n_threads: int | None = None,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], list[float]]: ...
 def ials_fit(
     users: npt.NDArray[np.uint32],
     items: npt.NDArray[np.uint32],
@@ -289,6 +333,19 @@ def imputed_svd(
     n_threads: int | None = None,
 ) -> tuple[
     npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], int, float, bool
+]: ...
+def csr_merge(
+    indptr: npt.NDArray[np.uint64],
+    indices: npt.NDArray[np.uint32],
+    rows: npt.NDArray[np.uint32],
+    cols: npt.NDArray[np.uint32],
+    n_rows: int,
+    n_cols: int,
+) -> tuple[
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.uint32],
+    npt.NDArray[np.uint64],
+    npt.NDArray[np.uint64],
 ]: ...
 def csr_from_coo(
     rows: npt.NDArray[np.uint32],

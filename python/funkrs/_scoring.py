@@ -27,6 +27,8 @@ __all__ = ["ScoringMixin", "require_ratings"]
 
 Metric = Literal["cosine", "dot", "euclidean"]
 _METRICS = ("cosine", "dot", "euclidean")
+#: Which side ``fold_in`` adds: new users against fixed items, or new items against users.
+FoldKind = Literal["users", "items"]
 
 
 def require_ratings(method: str, argument: str, value: object) -> None:
@@ -290,87 +292,144 @@ class ScoringMixin(FittedAttributes):
 
     # -- fold-in ----------------------------------------------------------------------------
     def fold_in_factors(
-        self, ratings: Ratings, reg: float | None = None
+        self, ratings: Ratings, reg: float | None = None, *, kind: FoldKind = "users"
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Factors for the users of ``ratings`` against the fixed item factors and biases.
+        """Factors for the users (or items) of ``ratings`` against the fixed other side.
 
-        Solves, per user, the ridge problem
+        With ``kind="users"`` it solves, per user, the ridge problem
         ``min Σ_i (r_ui − μ − b_i − b_u − p_u·q_i)² + reg·n_u·(‖p_u‖² + b_u²)`` (the
-        regularisation SGD applies once per rating). Items unknown to the model are
-        ignored.
+        regularisation SGD applies once per rating) against the fixed item factors and
+        biases; items unknown to the model are ignored. ``kind="items"`` is the mirror
+        image: per item, ``min Σ_u (r_ui − μ − b_u − b_i − p_u·q_i)² + reg·n_i·(‖q_i‖² +
+        b_i²)`` against the fixed user factors and biases, ignoring unknown users.
 
         Returns
         -------
-        (user_ids, user_factors, user_bias)
-            Raw ids of the users of ``ratings``, ``float32`` factors ``(n, k)`` and biases.
+        (ids, factors, bias)
+            Raw ids of the users (items) of ``ratings``, ``float32`` factors ``(n, k)`` and
+            biases.
 
         Raises
         ------
         UnknownIdError
-            A user has no rating of an item the model knows (nothing to fold in).
+            A user (item) has no rating by an item (user) the model knows: nothing to fold
+            in.
         RatingsError
-            The item ids of ``ratings`` are of the other kind than the model's (strings
-            for integer ids or the reverse).
+            The ids of ``ratings`` on the fixed side are of the other kind than the
+            model's (strings for integer ids or the reverse).
         InvalidParameterError
-            ``ratings`` is not a :class:`~funkrs.Ratings`, or ``reg`` (given, or the
-            estimator's) is not a finite number > 0.
+            ``ratings`` is not a :class:`~funkrs.Ratings`, ``reg`` (given, or the
+            estimator's) is not a finite number > 0, or ``kind`` is not ``"users"`` or
+            ``"items"``.
         """
         st = self._fitted()
         require_ratings("fold_in_factors", "ratings", ratings)
+        side = _fold_kind(kind)
         lam = _fold_in_reg(self.reg if reg is None else reg)
-        item_idx = st.items.numbers(ratings.raw_items(), missing="negative", what="item")
-        known = item_idx >= 0
-        rows = ratings.users[known]
-        _check_some_known(ratings, rows)
+        fold = _FoldSide(st, ratings, side)
         indptr, order = _funkrs.csr_from_coo(
-            np.ascontiguousarray(rows, dtype=np.uint32),
-            np.arange(len(rows), dtype=np.uint32),
-            ratings.n_users,
+            np.ascontiguousarray(fold.rows, dtype=np.uint32),
+            np.arange(len(fold.rows), dtype=np.uint32),
+            fold.n_rows,
+        )
+        factors, bias = (
+            (st.item_factors, st.item_bias) if side == "users" else (st.user_factors, st.user_bias)
         )
         p, b = _funkrs.fold_in(
-            st.item_factors,
-            st.item_bias,
+            factors,
+            bias,
             st.global_mean,
             st.biased,
             indptr,
-            np.ascontiguousarray(item_idx[known][order], dtype=np.uint32),
-            np.ascontiguousarray(ratings.values[known][order], dtype=np.float32),
+            np.ascontiguousarray(fold.cols[order], dtype=np.uint32),
+            np.ascontiguousarray(fold.values[order], dtype=np.float32),
             float(lam),
             n_threads=self._threads(),
         )
-        return ratings.user_vocab.ids_array, p, b
+        return fold.ids, p, b
 
-    def fold_in(self, ratings: Ratings, reg: float | None = None) -> Any:
-        """Add the users of ``ratings`` that were not seen at fit time; returns ``self``.
+    def fold_in(
+        self, ratings: Ratings, reg: float | None = None, *, kind: FoldKind = "users"
+    ) -> Any:
+        """Add the users (or items) of ``ratings`` that were not seen at fit time; returns ``self``.
 
-        Their factors come from :meth:`fold_in_factors`; their ratings of known items
-        count as seen for ``recommend(exclude_seen=True)``. Users already in the model are
-        an error (refit, or use :meth:`fold_in_factors` to compare).
+        Their factors come from :meth:`fold_in_factors` (the other side stays fixed).
+        ``kind="users"`` adds users: the vocabulary stays sorted, and their ratings of known
+        items count as seen for ``recommend(exclude_seen=True)``. ``kind="items"`` adds
+        items: they are appended after the old items (old items keep their inner numbers,
+        as with :meth:`~funkrs.MatrixFactorization.partial_fit`), their ratings by known
+        users count as seen, and their popularity term (see ``popularity_weight``) comes
+        from their number of raters on the model's own scale. Users (items) already in the
+        model are an error (use ``partial_fit``, or :meth:`fold_in_factors` to compare).
 
         Raises
         ------
         RatingsError
-            Some users of ``ratings`` are already in the model, or its ids are of the other
-            kind than the model's.
+            Some users (items) of ``ratings`` are already in the model, or its ids are of
+            the other kind than the model's.
         UnknownIdError
-            A user has no rating of an item the model knows.
+            A user (item) has no rating by an item (user) the model knows.
         InvalidParameterError
-            ``ratings`` is not a :class:`~funkrs.Ratings`, or ``reg`` is not a finite
-            number > 0.
+            ``ratings`` is not a :class:`~funkrs.Ratings`, ``reg`` is not a finite
+            number > 0, or ``kind`` is not ``"users"`` or ``"items"``.
         """
         st = self._fitted()
         require_ratings("fold_in", "ratings", ratings)
+        side = _fold_kind(kind)
         _fold_in_reg(self.reg if reg is None else reg)
-        new = ratings.user_vocab.ids_array
-        existing = st.users.numbers(new, missing="negative", what="user") >= 0
+        what, vocab, known_vocab = (
+            ("user", ratings.user_vocab, st.users)
+            if side == "users"
+            else ("item", ratings.item_vocab, st.items)
+        )
+        new = vocab.ids_array
+        existing = known_vocab.numbers(new, missing="negative", what=what) >= 0
         if existing.any():
             raise RatingsError(
-                f"{int(existing.sum())} user(s) of fold_in are already in the model "
-                f"(e.g. {show_id(new[int(np.argmax(existing))])}); fold_in adds new users only"
+                f"{int(existing.sum())} {what}(s) of fold_in are already in the model "
+                f"(e.g. {show_id(new[int(np.argmax(existing))])}); fold_in adds new {what}s "
+                "only (partial_fit adds ratings of known ones)"
             )
-        new_ids, p, b = self.fold_in_factors(ratings, reg)
-        self._adopt(_with_users(st, new_ids, p, b, ratings))
+        new_ids, p, b = self.fold_in_factors(ratings, reg, kind=side)
+        if side == "users":
+            self._adopt(_with_users(st, new_ids, p, b, ratings))
+        else:
+            self._adopt(_with_items(st, new_ids, p, b, ratings, self._threads()))
         return self
+
+
+def _fold_kind(kind: object) -> FoldKind:
+    return "users" if check_choice("kind", kind, ("users", "items")) == "users" else "items"
+
+
+class _FoldSide:
+    """The ratings of a fold-in seen from the folded side.
+
+    ``rows`` are the inner numbers (in ``ratings``) of the users or items being folded in,
+    ``cols`` the model's inner numbers of the fixed side, ``values`` the ratings, for the
+    ratings whose fixed side the model knows; ``ids`` the raw ids of the folded side.
+    """
+
+    def __init__(self, st: FittedState, ratings: Ratings, side: FoldKind) -> None:
+        if side == "users":
+            fixed = st.items.numbers(ratings.raw_items(), missing="negative", what="item")
+            folded, self.ids, self.n_rows = (
+                ratings.users,
+                ratings.user_vocab.ids_array,
+                ratings.n_users,
+            )
+        else:
+            fixed = st.users.numbers(ratings.raw_users(), missing="negative", what="user")
+            folded, self.ids, self.n_rows = (
+                ratings.items,
+                ratings.item_vocab.ids_array,
+                ratings.n_items,
+            )
+        known = fixed >= 0
+        self.rows = folded[known]
+        self.cols = fixed[known]
+        self.values = ratings.values[known]
+        _check_some_known(self.ids, self.rows, side)
 
 
 def _user_index(st: FittedState, users: npt.ArrayLike | None) -> np.ndarray:
@@ -386,15 +445,15 @@ def _candidates(st: FittedState, items: npt.ArrayLike | None) -> np.ndarray | No
     return np.unique(idx).astype(np.uint32)
 
 
-def _check_some_known(ratings: Ratings, known_rows: np.ndarray) -> None:
-    """Every user of ``ratings`` must rate at least one item the model knows."""
-    has_known = np.bincount(known_rows, minlength=ratings.n_users) > 0
+def _check_some_known(ids: np.ndarray, known_rows: np.ndarray, side: FoldKind) -> None:
+    """Every folded-in user (item) of a fold-in must have a rating on the model's known side."""
+    has_known = np.bincount(known_rows, minlength=len(ids)) > 0
     if not has_known.all():
         lost = np.flatnonzero(~has_known)
-        user = ratings.user_vocab.ids_array[lost[0]]
+        what, other = ("user", "items") if side == "users" else ("item", "users")
         raise UnknownIdError(
-            f"none of the items of user {show_id(user)} are known to the model "
-            f"({len(lost)} such user(s)); fold-in needs ratings of training items"
+            f"none of the {other} of {what} {show_id(ids[lost[0]])} are known to the model "
+            f"({len(lost)} such {what}(s)); fold-in needs ratings of training {other}"
         )
 
 
@@ -429,6 +488,75 @@ def _with_users(
         seen_indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.uint64),
         seen_indices=np.ascontiguousarray(cols[take], dtype=np.uint32),
     )
+
+
+def _with_items(
+    st: FittedState,
+    new_ids: np.ndarray,
+    q: np.ndarray,
+    b: np.ndarray,
+    ratings: Ratings,
+    n_threads: int | None,
+) -> FittedState:
+    """``st`` with the items ``new_ids`` (factors ``q``, biases ``b``) appended.
+
+    Their ratings by known users join those users' seen lists: the new item numbers are
+    above every old one, so each row stays sorted with its new entries after its old ones.
+    """
+    fold = _FoldSide(st, ratings, "items")
+    n_old = st.n_items
+    # Distinct (user, new item) pairs, sorted within each user's row.
+    new_indptr, new_cols = _funkrs.csr_from_coo(
+        np.ascontiguousarray(fold.cols, dtype=np.uint32),
+        np.ascontiguousarray(fold.rows + n_old, dtype=np.uint32),
+        st.n_users,
+        n_threads=n_threads,
+    )
+    keep = np.ones(len(new_cols), dtype=bool)
+    if len(new_cols) > 1:
+        row_of = np.repeat(np.arange(st.n_users), np.diff(new_indptr).astype(np.int64))
+        keep[1:] = (new_cols[1:] != new_cols[:-1]) | (row_of[1:] != row_of[:-1])
+        counts = np.bincount(row_of[keep], minlength=st.n_users)
+        new_indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint64)
+        new_cols = new_cols[keep]
+    old_counts = np.diff(st.seen_indptr).astype(np.int64)
+    new_counts = np.diff(new_indptr).astype(np.int64)
+    indptr = (st.seen_indptr + new_indptr).astype(np.uint64)
+    out = np.empty(int(indptr[-1]), dtype=np.uint32)
+    out[
+        np.arange(len(st.seen_indices)) + np.repeat(new_indptr[:-1].astype(np.int64), old_counts)
+    ] = st.seen_indices
+    out[np.arange(len(new_cols)) + np.repeat(st.seen_indptr[1:].astype(np.int64), new_counts)] = (
+        new_cols
+    )
+    raters = np.bincount(new_cols.astype(np.int64) - n_old, minlength=len(new_ids))
+    offset = popularity_slope(st) * np.log1p(raters)
+    return st.replace(
+        item_factors=np.ascontiguousarray(np.vstack([st.item_factors, q]), dtype=np.float32),
+        item_bias=np.ascontiguousarray(np.concatenate([st.item_bias, b]), dtype=np.float32),
+        items=st.items.extended(new_ids),
+        seen_indptr=indptr,
+        seen_indices=out,
+        item_rank_offset=np.concatenate([st.item_rank_offset, offset.astype(np.float32)]),
+    )
+
+
+def popularity_slope(st: FittedState, counts: np.ndarray | None = None) -> float:
+    """``w · σ`` of the popularity term ``w · σ · log(1 + n_i)``, read back from ``st``.
+
+    The training data is not stored: the slope is the median ratio of the term to
+    ``log(1 + n_i)`` over the items with seen users (0 when the term is off). ``counts``
+    are the seen users per item if the caller has them (else they are counted).
+    """
+    old = st.item_rank_offset
+    if not old.any():
+        return 0.0
+    if counts is None:
+        counts = np.bincount(st.seen_indices, minlength=st.n_items)
+    ok = (counts > 0) & (old > 0)
+    if not ok.any():
+        return 0.0
+    return float(np.median(old[ok] / np.log1p(counts[ok])))
 
 
 def top_n_rows(

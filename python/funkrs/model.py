@@ -26,7 +26,7 @@ from funkrs._checks import (
 )
 from funkrs._funkrs import SGD_DEFAULTS
 from funkrs._ratings import Ratings
-from funkrs._scoring import ScoringMixin, require_ratings
+from funkrs._scoring import ScoringMixin, popularity_slope, require_ratings
 from funkrs._state import HISTORY_FIELDS, FittedState, history_rows
 from funkrs._vocab import show_id
 from funkrs.exceptions import (
@@ -190,7 +190,7 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
     FOR_TOP_N: ClassVar[dict[str, Any]] = {
         "solver": "implicit-als",
         "n_factors": 32,
-        "solver_options": {"confidence": "rating", "alpha": 16.0, "reg": 100.0},
+        "solver_options": {"confidence": "rating", "alpha": 32.0, "reg": 200.0},
     }
 
     @classmethod
@@ -305,7 +305,10 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         their inner numbers). The solver then updates the rows the new ratings touch
         (funk-sgd: the new users and items folded in, then ``n_epochs`` warm-started SGD
         epochs over the new ratings in the fit's standardised units; see
-        :meth:`funkrs.solvers._sgd.FunkSGD.update`). Rows no new rating touches keep
+        :meth:`funkrs.solvers._sgd.FunkSGD.update`; als and implicit-als: ``n_epochs``
+        alternations, 1 by default, over the touched rows, see
+        :meth:`funkrs.solvers._als.ALS.update` and
+        :meth:`funkrs.solvers._implicit_als.ImplicitALS.update`). Rows no new rating touches keep
         their bits unless ``replay > 0``. The seen-items index, the rating scale, the
         popularity term of the touched items and ``history_`` (one row per update epoch,
         numbered on from the fit's) follow the new ratings; ``μ`` stays. The new state is
@@ -318,11 +321,13 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         new_ratings : Ratings
             The new ratings (raw ids of the model's kind).
         n_epochs : int, optional
-            Passes over the new ratings; None uses the solver's own ``n_epochs``.
+            Passes over the new ratings; None uses the solver's own default (funk-sgd: its
+            ``n_epochs``; als and implicit-als: one alternation).
         replay : float
             Old pairs of the affected users replayed per new rating (0, the default, replays
             none), trained towards the model's predictions from before the update; this
-            anchors the affected rows and also moves the rows of the replayed items.
+            anchors the affected rows and also moves the rows of the replayed items
+            (funk-sgd only).
 
         Raises
         ------
@@ -349,7 +354,7 @@ class MatrixFactorization(ScoringMixin, BaseEstimator):
         _check_feedback(self.solver, caps, new_ratings)
         if len(new_ratings) == 0:
             return self
-        grown, new = _grown(st, new_ratings, self._threads())
+        grown, new = _grown(st, new_ratings)
         n_updates = int(st.solver_info.get("n_updates", 0) or 0) + 1
         base = _seed(check_random_state("random_state", self.random_state))
         seed = (base + 0x9E3779B97F4A7C15 * n_updates) % (1 << 64)
@@ -629,7 +634,7 @@ def load(path: str | os.PathLike[str]) -> MatrixFactorization:
 persistence.set_loader(load)
 
 
-def _grown(st: FittedState, ratings: Ratings, n_threads: int | None) -> tuple[FittedState, Ratings]:
+def _grown(st: FittedState, ratings: Ratings) -> tuple[FittedState, Ratings]:
     """``st`` grown to the users and items of ``ratings``, and ``ratings`` in its inner ids.
 
     New ids are appended (in sorted order) with zero rows; the seen-items index gains the
@@ -657,7 +662,9 @@ def _grown(st: FittedState, ratings: Ratings, n_threads: int | None) -> tuple[Fi
         extra = np.zeros((n - arr.shape[0], *arr.shape[1:]), np.float32)
         return np.ascontiguousarray(np.concatenate([arr, extra]), dtype=np.float32)
 
-    indptr, indices = _merge_seen(st, users, items, n_users, n_threads)
+    indptr, indices, before, after = _funkrs.csr_merge(
+        st.seen_indptr, st.seen_indices, users, items, n_users, n_items
+    )
     lo, hi = st.rating_scale
     if len(ratings.values):
         lo = min(lo, float(ratings.values.min()))
@@ -672,58 +679,30 @@ def _grown(st: FittedState, ratings: Ratings, n_threads: int | None) -> tuple[Fi
         rating_scale=(lo, hi),
         seen_indptr=indptr,
         seen_indices=indices,
-        item_rank_offset=_grown_offset(st, indices, items, n_items),
+        item_rank_offset=_grown_offset(st, before, after, items),
     )
     new = Ratings(users, items, ratings.values, vocabs[0], vocabs[1], (lo, hi))
     return grown, new
 
 
-def _merge_seen(
-    st: FittedState, users: np.ndarray, items: np.ndarray, n_users: int, n_threads: int | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """The seen-items CSR of ``st`` plus the pairs ``(users, items)``, sorted and distinct."""
-    old_rows = np.repeat(
-        np.arange(st.n_users, dtype=np.uint32), np.diff(st.seen_indptr).astype(np.int64)
-    )
-    rows = np.concatenate([old_rows, users])
-    cols = np.concatenate([st.seen_indices, items])
-    indptr, indices = _funkrs.csr_from_coo(
-        np.ascontiguousarray(rows, dtype=np.uint32),
-        np.ascontiguousarray(cols, dtype=np.uint32),
-        n_users,
-        n_threads=n_threads,
-    )
-    if len(indices) < 2:
-        return indptr, indices
-    row_of = np.repeat(np.arange(n_users), np.diff(indptr).astype(np.int64))
-    dup = np.zeros(len(indices), dtype=bool)
-    dup[1:] = (indices[1:] == indices[:-1]) & (row_of[1:] == row_of[:-1])
-    if not dup.any():
-        return indptr, indices
-    keep = ~dup
-    counts = np.bincount(row_of[keep], minlength=n_users)
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.uint64)
-    return indptr, np.ascontiguousarray(indices[keep], dtype=np.uint32)
-
-
-def _grown_offset(st: FittedState, seen: np.ndarray, items: np.ndarray, n_items: int) -> np.ndarray:
+def _grown_offset(
+    st: FittedState, before: np.ndarray, after: np.ndarray, items: np.ndarray
+) -> np.ndarray:
     """The popularity term with the rated items' counts updated (others keep their bits).
 
+    ``before`` and ``after`` are the seen users per item before and after the new pairs.
     The term is ``w · σ · log(1 + n_i)``; ``w · σ`` is read back from the old term and the
-    old counts of seen users (the training data is not stored).
+    old counts (the training data is not stored).
     """
     old = st.item_rank_offset
-    out = np.concatenate([old, np.zeros(n_items - len(old), np.float32)])
+    out = np.concatenate([old, np.zeros(len(after) - len(old), np.float32)])
     if not old.any() or len(items) == 0:
         return out
-    counts_old = np.bincount(st.seen_indices, minlength=st.n_items)
-    ok = (counts_old > 0) & (old > 0)
-    if not ok.any():
+    slope = popularity_slope(st, before[: st.n_items])
+    if slope == 0.0:
         return out
-    slope = float(np.median(old[ok] / np.log1p(counts_old[ok])))
     touched = np.unique(items)
-    counts = np.bincount(seen, minlength=n_items)
-    out[touched] = (slope * np.log1p(counts[touched])).astype(np.float32)
+    out[touched] = (slope * np.log1p(after[touched])).astype(np.float32)
     return out
 
 

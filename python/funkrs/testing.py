@@ -13,7 +13,12 @@ checks what the solver declares (see :mod:`funkrs.solvers`): the declarations th
 factor shapes, dtypes and width against ``n_factors``, finite predictions in the rating scale,
 unknown users and items, bit-identical factors for a seed at 1, 2 and 4 threads, validation
 ratings and the epoch callback accepted exactly when declared, the estimator arguments it
-does not take refused, ``solver_info_``, save/load and pickle. Explicit-feedback solvers must
+does not take refused, ``solver_info_``, save/load and pickle. A solver that declares
+``supports_update`` also has ``partial_fit`` checked: an empty increment changes nothing, bit
+for bit; rows that no new rating touches keep their bits (replay off), new users and items
+get finite rows; the result is the same at every thread count; and the updated model
+round-trips through save/load. One that does not declare it must have ``partial_fit``
+refused with an error naming the solvers that can update. Explicit-feedback solvers must
 also fit the training ratings better than the global mean and predict held-out ratings of a
 generated low-rank set (:func:`funkrs.datasets.synthetic`) no worse than the ``baseline``
 solver; implicit-feedback solvers (whose predictions are scores, not ratings) skip those two
@@ -33,6 +38,7 @@ import numpy as np
 
 from funkrs import solvers
 from funkrs._ratings import Ratings, train_test_split
+from funkrs._state import FittedState
 from funkrs.exceptions import InvalidParameterError, SolverNotFoundError, UnknownIdError
 from funkrs.model import ROUTED_DEFAULTS, MatrixFactorization, load
 
@@ -311,3 +317,116 @@ class SolverContract:
                 back.predict(data.raw_users(), data.raw_items()),
                 model.predict(data.raw_users(), data.raw_items()),
             )
+
+    # -- partial_fit (solvers that declare supports_update) ---------------------------------
+    def update_data(self) -> tuple[Ratings, Ratings]:
+        """A fit set and an increment: a few ratings held back, plus a new user and item."""
+        data = self.data()
+        order = np.random.default_rng(0).permutation(len(data))
+        keep, held = np.sort(order[:-12]), np.sort(order[-12:])
+        u, i, r = data.raw_users(), data.raw_items(), data.values
+        new_user, new_item = u.max() + 1, i.max() + 1
+        lo, hi = data.rating_scale
+        inc_u = np.concatenate([u[held], [new_user, new_user, u[0]]])
+        inc_i = np.concatenate([i[held], [i[0], new_item, new_item]])
+        inc_r = np.concatenate([r[held], [hi, lo, (lo + hi) / 2]])
+        return (
+            Ratings.from_arrays(u[keep], i[keep], r[keep]),
+            Ratings.from_arrays(inc_u, inc_i, inc_r),
+        )
+
+    def _needs_update(self) -> None:
+        import pytest
+
+        if not self.capabilities().supports_update:
+            pytest.skip(f"{self.solver} does not declare supports_update")
+
+    @staticmethod
+    def _state_bits(state: FittedState) -> list[bytes]:
+        return [
+            arr.tobytes()
+            for arr in (
+                state.user_factors,
+                state.item_factors,
+                state.user_bias,
+                state.item_bias,
+                state.seen_indptr,
+                state.seen_indices,
+                state.item_rank_offset,
+            )
+        ]
+
+    def test_partial_fit_is_refused_unless_declared(self) -> None:
+        import pytest
+
+        if self.capabilities().supports_update:
+            return
+        _, new = self.update_data()
+        model = self.make_model().fit(self.data())
+        before = model._fitted()
+        with pytest.raises(InvalidParameterError, match="cannot update a fitted model"):
+            model.partial_fit(new)
+        assert model._fitted() is before
+
+    def test_an_empty_increment_is_a_no_op_bit_for_bit(self) -> None:
+        self._needs_update()
+        old, _ = self.update_data()
+        model = self.make_model().fit(old)
+        before = self._state_bits(model._fitted())
+        history = model.history_
+        none = np.zeros(0, np.uint32)
+        empty = Ratings(
+            none, none, np.zeros(0, np.float32), old.user_vocab, old.item_vocab, old.rating_scale
+        )
+        model.partial_fit(empty)
+        assert self._state_bits(model._fitted()) == before
+        assert model.history_.equals(history)
+
+    def test_partial_fit_changes_only_the_rows_it_touches(self) -> None:
+        self._needs_update()
+        old, new = self.update_data()
+        model = self.make_model().fit(old)
+        was = model._fitted()
+        model.partial_fit(new)
+        now = model._fitted()
+        assert now.n_users == was.n_users + 1
+        assert now.n_items == was.n_items + 1
+        assert now.users.ids_array[: was.n_users].tolist() == was.users.ids_array.tolist()
+        assert now.items.ids_array[: was.n_items].tolist() == was.items.ids_array.tolist()
+        for what, vocab, n_old, rows in (
+            ("user", now.users, was.n_users, (now.user_factors, now.user_bias)),
+            ("item", now.items, was.n_items, (now.item_factors, now.item_bias)),
+        ):
+            ids = new.raw_users() if what == "user" else new.raw_items()
+            touched = np.zeros(len(vocab), bool)
+            touched[vocab.numbers(ids)] = True
+            old_rows = (
+                (was.user_factors, was.user_bias)
+                if what == "user"
+                else (was.item_factors, was.item_bias)
+            )
+            for arr, before in zip(rows, old_rows, strict=True):
+                keep = ~touched[:n_old]
+                assert arr[:n_old][keep].tobytes() == before[keep].tobytes(), (
+                    f"{what} rows that no new rating touches changed"
+                )
+                assert np.isfinite(arr[n_old:]).all()
+
+    def test_partial_fit_is_the_same_at_any_thread_count(self) -> None:
+        self._needs_update()
+        old, new = self.update_data()
+        outs = []
+        for n in self.thread_counts:
+            model = self.make_model(n_threads=n).fit(old)
+            model.partial_fit(new)
+            outs.append(self._state_bits(model._fitted()))
+        assert all(out == outs[0] for out in outs[1:])
+
+    def test_an_updated_model_round_trips(self, tmp_path: Path) -> None:
+        self._needs_update()
+        old, new = self.update_data()
+        model = self.make_model().fit(old)
+        model.partial_fit(new)
+        model.save(tmp_path / "m.funkrs")
+        back = load(tmp_path / "m.funkrs")
+        assert self._state_bits(back._fitted()) == self._state_bits(model._fitted())

@@ -71,8 +71,8 @@ class FunkSGD:
         user, item drawn uniformly among the ones the user did not rate) towards
         ``negative_target``: Steck's treatment of missing ratings as low ones with a small
         weight, which puts items people rarely choose below the ones they do. Its lists rank
-        far better, its rating predictions are biased low (see
-        :meth:`funkrs.MatrixFactorization.for_top_n`).
+        far better, its rating predictions are biased low (the README's "Top-N lists"
+        compares it with :meth:`funkrs.MatrixFactorization.for_top_n`).
     negatives : float
         Unobserved pairs sampled per rating and epoch with ``objective="ranking"``.
     negative_target : float, optional

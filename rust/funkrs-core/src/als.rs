@@ -524,6 +524,260 @@ fn unscale(
     }
 }
 
+/// A fitted model in rating units, rows already grown to the increment's users and items
+/// (new rows zero), with the scale `s` of its training units (`μ` is the centre).
+#[derive(Clone, Copy, Debug)]
+pub struct AlsModel<'a> {
+    /// `k`.
+    pub n_factors: usize,
+    /// `n_users × k`, row-major.
+    pub user_factors: &'a [f32],
+    /// `n_items × k`, row-major.
+    pub item_factors: &'a [f32],
+    /// `b_u` (zeros when unbiased).
+    pub user_bias: &'a [f32],
+    /// `b_i`.
+    pub item_bias: &'a [f32],
+    /// `μ`, the centre of the training units (0 when unbiased).
+    pub global_mean: f32,
+    /// The scale `s > 0` of the training units.
+    pub scale: f64,
+    /// Whether the model is biased.
+    pub biased: bool,
+}
+
+/// The row solve of an update: the old ratings enter through their normal equations
+/// rebuilt from the row before the update (see [`update`]).
+struct ExplicitRow {
+    lay: Layout,
+    reg: f64,
+}
+
+impl ExplicitRow {
+    /// `x = (q, 1)` (biased) or `q` from an augmented row, and the partner's bias.
+    fn x(&self, row: &[f32], x: &mut [f64]) -> f64 {
+        let k = self.lay.k;
+        for (a, &v) in x[..k].iter_mut().zip(&row[..k]) {
+            *a = f64::from(v);
+        }
+        if self.lay.biased {
+            x[k] = 1.0;
+            f64::from(row[k])
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Adds `x xᵀ` to the lower triangle of the column-major `d × d` matrix `a`.
+fn add_outer(a: &mut [f64], x: &[f64]) {
+    let d = x.len();
+    for c in 0..d {
+        let xc = x[c];
+        for r in c..d {
+            a[c * d + r] += x[r] * xc;
+        }
+    }
+}
+
+impl crate::increment::RowUpdate for ExplicitRow {
+    type Prep = ();
+
+    fn width(&self) -> usize {
+        self.lay.d()
+    }
+
+    fn prepare(&self, _: &[f32], _: &[f32], _: Par<'_>) {}
+
+    fn solve(&self, (): &(), job: &crate::increment::RowJob<'_>, out: &mut [f32]) -> bool {
+        let d = self.lay.d();
+        let mut a = vec![0f64; d * d];
+        let mut x = vec![0f64; d];
+        // The old ratings: X_oᵀX_o + λ n_o I from the partners as they were, and X_oᵀy_o
+        // recovered as that matrix times the row as it was (the row solved them).
+        for &j in job.old_idx {
+            let j = j as usize;
+            self.x(&job.other_orig[j * d..(j + 1) * d], &mut x);
+            add_outer(&mut a, &x);
+        }
+        let lambda_old = self.reg * job.old_idx.len() as f64;
+        for c in 0..d {
+            a[c * d + c] += lambda_old;
+        }
+        let mut b = vec![0f64; d];
+        for c in 0..d {
+            let wc = f64::from(job.orig[c]);
+            for r in 0..d {
+                let v = if r >= c { a[c * d + r] } else { a[r * d + c] };
+                b[r] += v * wc;
+            }
+        }
+        // The new ratings against the partners as they are now.
+        for (&j, &y) in job.new_idx.iter().zip(job.new_val) {
+            let j = j as usize;
+            let bias = self.x(&job.other[j * d..(j + 1) * d], &mut x);
+            add_outer(&mut a, &x);
+            let t = f64::from(y) - bias;
+            for (bb, &xv) in b.iter_mut().zip(&x) {
+                *bb += xv * t;
+            }
+        }
+        let lambda_new = self.reg * job.new_idx.len() as f64;
+        for c in 0..d {
+            a[c * d + c] += lambda_new;
+        }
+        let mut a = MatMut::from_column_major_slice_mut(&mut a, d, d);
+        let mut slot = None;
+        if llt::factor::cholesky_in_place(
+            a.rb_mut(),
+            llt::factor::LltRegularization::default(),
+            faer::Par::Seq,
+            stack_for(&mut slot, d),
+            Spec::default(),
+        )
+        .is_err()
+        {
+            return false;
+        }
+        llt::solve::solve_in_place(
+            a.rb(),
+            MatMut::from_column_major_slice_mut(&mut b, d, 1),
+            faer::Par::Seq,
+            stack_for(&mut slot, d),
+        );
+        for (o, &w) in out.iter_mut().zip(&b) {
+            *o = w as f32;
+        }
+        b.iter().all(|w| w.is_finite())
+    }
+}
+
+/// Updates a fitted model with the ratings of `inc` (in rating units) by `n_iter`
+/// alternations over the rows they touch, each row solved exactly as in [`fit`] against
+/// the fixed other side, in the training units of the fit (`μ` and `model.scale`).
+///
+/// The training ratings are not stored, only which items each user rated. A touched row's
+/// old ratings enter through their normal equations: `X_oᵀX_o + λ n_o I` is rebuilt from its
+/// old partners as they were before the update, and `X_oᵀy_o` as that matrix times the row
+/// as it was (exact when the row was solved against those partners, as at the end of
+/// [`fit`]); the new ratings add their own terms against the partners as they are now. So an
+/// update with no new ratings for a row leaves it as it was, and rows no new rating touches
+/// keep their exact bits. New rows (zero) start from their new ratings alone; see
+/// [`crate::increment`] for the order of the half-steps. `μ` stays.
+pub fn update(
+    model: &AlsModel<'_>,
+    inc: &crate::increment::Increment<'_>,
+    reg: f32,
+    n_iter: usize,
+    par: Par<'_>,
+    check: &mut dyn FnMut() -> Result<(), FunkError>,
+) -> Result<AlsFactors, FunkError> {
+    inc.validate()?;
+    let k = model.n_factors;
+    let shapes = [
+        ("user_factors", model.user_factors.len(), inc.n_users * k),
+        ("item_factors", model.item_factors.len(), inc.n_items * k),
+        ("user_bias", model.user_bias.len(), inc.n_users),
+        ("item_bias", model.item_bias.len(), inc.n_items),
+    ];
+    for (name, got, want) in shapes {
+        if got != want {
+            return Err(FunkError::Shape(format!(
+                "{name} has {got} values, expected {want}"
+            )));
+        }
+    }
+    if k == 0 {
+        return Err(FunkError::invalid("n_factors", "must be at least 1"));
+    }
+    if !(reg.is_finite() && reg > 0.0) {
+        return Err(FunkError::invalid(
+            "reg",
+            format!("must be a finite number > 0, got {reg}"),
+        ));
+    }
+    if !(model.scale.is_finite() && model.scale > 0.0 && model.global_mean.is_finite()) {
+        return Err(FunkError::invalid(
+            "scale",
+            format!("must be a finite number > 0, got {}", model.scale),
+        ));
+    }
+    let lay = Layout {
+        k,
+        biased: model.biased,
+    };
+    let (d, s, root) = (lay.d(), model.scale, model.scale.sqrt());
+    let mu = f64::from(model.global_mean);
+    let aug = |f: &[f32], b: &[f32]| {
+        let mut out = vec![0f32; b.len() * d];
+        for (r, row) in out.chunks_exact_mut(d).enumerate() {
+            for (o, &v) in row[..k].iter_mut().zip(&f[r * k..(r + 1) * k]) {
+                *o = (f64::from(v) / root) as f32;
+            }
+            if lay.biased {
+                row[k] = (f64::from(b[r]) / s) as f32;
+            }
+        }
+        out
+    };
+    let mut users = aug(model.user_factors, model.user_bias);
+    let mut items = aug(model.item_factors, model.item_bias);
+    let values: Vec<f32> = inc
+        .values
+        .iter()
+        .map(|&r| ((f64::from(r) - mu) / s) as f32)
+        .collect();
+    let scaled = crate::increment::Increment {
+        values: &values,
+        ..*inc
+    };
+    let row = ExplicitRow {
+        lay,
+        reg: f64::from(reg),
+    };
+    let done =
+        crate::increment::alternate(&row, &scaled, &mut users, &mut items, n_iter, par, check)?;
+    if let Some(bad) = users.iter().chain(&items).find(|v| !v.is_finite()) {
+        return Err(FunkError::NoConvergence(format!(
+            "ALS update: a parameter became {bad}; use a larger reg"
+        )));
+    }
+    // Rows the update rewrote go back to rating units; every other row keeps its bits.
+    let back = |aug: &[f32], f: &[f32], b: &[f32], touched: &[bool]| {
+        let (mut f, mut b) = (f.to_vec(), b.to_vec());
+        for (r, _) in touched.iter().enumerate().filter(|(_, &t)| t) {
+            for (o, &v) in f[r * k..(r + 1) * k].iter_mut().zip(&aug[r * d..r * d + k]) {
+                *o = (f64::from(v) * root) as f32;
+            }
+            if lay.biased {
+                b[r] = (f64::from(aug[r * d + k]) * s) as f32;
+            }
+        }
+        (f, b)
+    };
+    let (user_factors, user_bias) = back(&users, model.user_factors, model.user_bias, &done.users);
+    let (item_factors, item_bias) = back(&items, model.item_factors, model.item_bias, &done.items);
+    let history = done
+        .seconds
+        .iter()
+        .enumerate()
+        .map(|(j, &seconds)| AlsIter {
+            iteration: j + 1,
+            train_rmse: f64::NAN,
+            seconds,
+        })
+        .collect();
+    Ok(AlsFactors {
+        user_factors,
+        item_factors,
+        user_bias,
+        item_bias,
+        global_mean: model.global_mean,
+        n_factors: k,
+        history,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -145,6 +145,136 @@ impl Csr {
     }
 }
 
+/// A CSR index grown by new `(row, col)` pairs, with each column's entry count before and
+/// after (see [`Csr::merge`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Merged {
+    /// The merged index.
+    pub csr: Csr,
+    /// Entries per column in the index given.
+    pub counts_before: Vec<u64>,
+    /// Entries per column in the merged index.
+    pub counts_after: Vec<u64>,
+}
+
+impl Csr {
+    /// [`merge`] of this index.
+    ///
+    /// # Errors
+    /// As [`merge`].
+    pub fn merge(
+        &self,
+        rows: &[u32],
+        cols: &[u32],
+        n_rows: usize,
+        n_cols: usize,
+    ) -> Result<Merged, FunkError> {
+        merge(&self.indptr, &self.indices, rows, cols, n_rows, n_cols)
+    }
+}
+
+/// The CSR index `(indptr, indices)` (rows sorted, distinct) with the pairs
+/// `(rows[j], cols[j])` added, grown to
+/// `n_rows` rows (rows past the old ones start empty): each row's old columns and its
+/// new ones merged in order, pairs already present or repeated dropped. One linear pass
+/// over the index (a copy, and a count per column) plus a sort of the new pairs.
+///
+/// # Errors
+/// [`FunkError::Shape`] if `rows` and `cols` differ in length, the index is malformed or
+/// has more rows than `n_rows`; [`FunkError::IndexOutOfRange`] for a row or column (new
+/// or old) past `n_rows` or `n_cols`.
+pub fn merge(
+    indptr: &[u64],
+    indices: &[u32],
+    rows: &[u32],
+    cols: &[u32],
+    n_rows: usize,
+    n_cols: usize,
+) -> Result<Merged, FunkError> {
+    if rows.len() != cols.len() {
+        return Err(FunkError::Shape("rows and cols differ in length".into()));
+    }
+    let p = indptr;
+    let n_old = p.len().saturating_sub(1);
+    let ok = !p.is_empty()
+        && p[0] == 0
+        && p.windows(2).all(|w| w[0] <= w[1])
+        && p[n_old] as usize == indices.len()
+        && n_old <= n_rows;
+    if !ok {
+        return Err(FunkError::Shape(
+            "malformed index, or more rows than n_rows".into(),
+        ));
+    }
+    check_ids("row", rows, n_rows)?;
+    check_ids("column", cols, n_cols)?;
+    let mut counts_before = vec![0u64; n_cols];
+    for (position, &c) in indices.iter().enumerate() {
+        match counts_before.get_mut(c as usize) {
+            Some(n) => *n += 1,
+            None => {
+                return Err(FunkError::IndexOutOfRange {
+                    what: "column",
+                    index: u64::from(c),
+                    position,
+                    size: n_cols,
+                })
+            }
+        }
+    }
+    let mut order: Vec<u32> = (0..rows.len() as u32).collect();
+    order.sort_unstable_by_key(|&j| (rows[j as usize], cols[j as usize]));
+    let mut counts_after = counts_before.clone();
+    let mut out_ptr = Vec::with_capacity(n_rows + 1);
+    out_ptr.push(0u64);
+    let old_indices = indices;
+    let mut indices = Vec::with_capacity(old_indices.len() + rows.len());
+    let mut next = 0usize;
+    for r in 0..n_rows {
+        let old: &[u32] = if r < n_old {
+            &old_indices[p[r] as usize..p[r + 1] as usize]
+        } else {
+            &[]
+        };
+        let start = next;
+        while next < order.len() && rows[order[next] as usize] as usize == r {
+            next += 1;
+        }
+        if start == next {
+            indices.extend_from_slice(old);
+        } else {
+            let fresh = order[start..next].iter().map(|&j| cols[j as usize]);
+            let mut o = 0usize;
+            let mut last: Option<u32> = None;
+            for c in fresh {
+                if last == Some(c) {
+                    continue;
+                }
+                last = Some(c);
+                while o < old.len() && old[o] < c {
+                    indices.push(old[o]);
+                    o += 1;
+                }
+                if o < old.len() && old[o] == c {
+                    continue; // already seen
+                }
+                indices.push(c);
+                counts_after[c as usize] += 1;
+            }
+            indices.extend_from_slice(&old[o..]);
+        }
+        out_ptr.push(indices.len() as u64);
+    }
+    Ok(Merged {
+        csr: Csr {
+            indptr: out_ptr,
+            indices,
+        },
+        counts_before,
+        counts_after,
+    })
+}
+
 /// Entries per part of [`sort_rows`] when it runs in parallel.
 const SORT_PART: u64 = 1 << 16;
 
@@ -185,6 +315,19 @@ fn sort_rows(indptr: &[u64], indices: &mut [u32], par: Par<'_>) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn merge_adds_new_pairs_in_order_and_counts_columns() {
+        let csr = Csr::from_coo(&[0, 0, 1], &[1, 3, 0], 2);
+        let m = csr.merge(&[2, 0, 0, 0, 1], &[1, 2, 3, 2, 0], 3, 4).unwrap();
+        assert_eq!(m.csr.indptr, vec![0, 3, 4, 5]);
+        assert_eq!(m.csr.indices, vec![1, 2, 3, 0, 1]);
+        assert_eq!(m.counts_before, vec![1, 1, 0, 1]);
+        assert_eq!(m.counts_after, vec![1, 2, 1, 1]);
+        assert!(csr.merge(&[0], &[4], 3, 4).is_err());
+        assert!(csr.merge(&[0], &[1], 1, 4).is_err());
+    }
+
     use proptest::prelude::*;
 
     use super::*;

@@ -509,6 +509,238 @@ pub fn fit(
     })
 }
 
+/// The row solve of an update (see [`update`]).
+struct ImplicitRow {
+    k: usize,
+    reg: f32,
+    alpha: f64,
+    /// The confidence weight `α r` assumed for the old interactions (their values are not
+    /// stored): the fit's mean.
+    old_weight: f64,
+    /// Conjugate-gradient steps at most.
+    steps: usize,
+}
+
+/// `Σ_j a_j b_j` in `f64`.
+fn dot64(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// `out = G v` for a row-major `k × k` matrix in `f32`, in `f64`.
+fn gemv64(g: &[f32], v: &[f64], out: &mut [f64]) {
+    let k = v.len();
+    for (r, o) in out.iter_mut().enumerate() {
+        *o = g[r * k..(r + 1) * k]
+            .iter()
+            .zip(v)
+            .map(|(&a, &b)| f64::from(a) * b)
+            .sum();
+    }
+}
+
+impl crate::increment::RowUpdate for ImplicitRow {
+    /// `YᵀY + λI` of the other side now, and before the update.
+    type Prep = (Vec<f32>, Vec<f32>);
+
+    fn width(&self) -> usize {
+        self.k
+    }
+
+    fn prepare(&self, other: &[f32], other_orig: &[f32], par: Par<'_>) -> Self::Prep {
+        (
+            gram(other, self.k, self.reg, par),
+            gram(other_orig, self.k, self.reg, par),
+        )
+    }
+
+    fn solve(
+        &self,
+        (g, g_orig): &Self::Prep,
+        job: &crate::increment::RowJob<'_>,
+        out: &mut [f32],
+    ) -> bool {
+        let k = self.k;
+        let row = |m: &[f32], j: u32| -> Vec<f64> {
+            let j = j as usize;
+            m[j * k..(j + 1) * k]
+                .iter()
+                .map(|&v| f64::from(v))
+                .collect()
+        };
+        let cur: Vec<f64> = job.cur.iter().map(|&v| f64::from(v)).collect();
+        let orig: Vec<f64> = job.orig.iter().map(|&v| f64::from(v)).collect();
+        let step: Vec<f64> = cur.iter().zip(&orig).map(|(a, b)| a - b).collect();
+        let old: Vec<Vec<f64>> = job
+            .old_idx
+            .iter()
+            .map(|&j| row(job.other_orig, j))
+            .collect();
+        let new: Vec<(Vec<f64>, f64)> = job
+            .new_idx
+            .iter()
+            .zip(job.new_val)
+            .map(|(&j, &v)| (row(job.other, j), self.alpha * f64::from(v)))
+            .collect();
+        // r0 = (b_new − A_new x) − (b_old − A_old x_orig): the change of the row's residual,
+        // in which the old interactions' unknown targets cancel.
+        let mut r = vec![0f64; k];
+        let mut tmp = vec![0f64; k];
+        gemv64(g_orig, &orig, &mut tmp);
+        r.copy_from_slice(&tmp);
+        gemv64(g, &cur, &mut tmp);
+        for (a, b) in r.iter_mut().zip(&tmp) {
+            *a -= b;
+        }
+        if step.iter().any(|&v| v != 0.0) {
+            for y in &old {
+                let c = self.old_weight * dot64(y, &step);
+                for (a, b) in r.iter_mut().zip(y) {
+                    *a -= c * b;
+                }
+            }
+        }
+        for (y, w) in &new {
+            let c = (1.0 + w) - w * dot64(y, &cur);
+            for (a, b) in r.iter_mut().zip(y) {
+                *a += c * b;
+            }
+        }
+        // Conjugate gradient on A_new δ = r0 from δ = 0, then x + δ.
+        let apply = |p: &[f64], ap: &mut [f64]| {
+            gemv64(g, p, ap);
+            for y in &old {
+                let c = self.old_weight * dot64(y, p);
+                for (a, b) in ap.iter_mut().zip(y) {
+                    *a += c * b;
+                }
+            }
+            for (y, w) in &new {
+                let c = w * dot64(y, p);
+                for (a, b) in ap.iter_mut().zip(y) {
+                    *a += c * b;
+                }
+            }
+        };
+        let mut delta = vec![0f64; k];
+        let mut p = r.clone();
+        let mut ap = vec![0f64; k];
+        let mut rs = dot64(&r, &r);
+        let tol = rs * 1e-12;
+        for _ in 0..self.steps {
+            if rs <= tol || rs == 0.0 {
+                break;
+            }
+            apply(&p, &mut ap);
+            let pap = dot64(&p, &ap);
+            if pap.is_nan() || pap <= 0.0 {
+                break;
+            }
+            let a = rs / pap;
+            for j in 0..k {
+                delta[j] += a * p[j];
+                r[j] -= a * ap[j];
+            }
+            let rs_new = dot64(&r, &r);
+            let beta = rs_new / rs;
+            for j in 0..k {
+                p[j] = r[j] + beta * p[j];
+            }
+            rs = rs_new;
+        }
+        if delta.iter().all(|&v| v == 0.0) {
+            out.copy_from_slice(job.cur);
+            return true;
+        }
+        for ((o, &c), &dl) in out.iter_mut().zip(&cur).zip(&delta) {
+            *o = (c + dl) as f32;
+        }
+        out.iter().all(|v| v.is_finite())
+    }
+}
+
+/// Updates fitted factors (rows grown to the increment's users and items, new rows zero)
+/// with the interactions of `inc` by `n_iter` alternations over the rows they touch.
+///
+/// A touched row moves by the solution `δ` of `A_new δ = r₀`, where `A_new` is its system
+/// with the new interactions, and `r₀` the change of its residual `b − A x` from before
+/// the update to now. The old interactions' values are not stored (only which items each
+/// user had): their targets cancel in `r₀`, and in `A_new` (and in the part of `r₀` due to
+/// the row's own move) their confidence weight is taken as `old_weight`, the fit's mean
+/// `α r`. The old partners enter as they were before the update; the new interactions,
+/// `YᵀY` and the row itself as they are now. So a row whose system did not change stays
+/// exactly as it was, and rows no new interaction touches keep their bits. Each solve runs
+/// conjugate gradient in `f64` to a residual reduced `10⁶`-fold, at most `steps` steps.
+#[allow(clippy::too_many_arguments)]
+pub fn update(
+    user_factors: &[f32],
+    item_factors: &[f32],
+    k: usize,
+    inc: &crate::increment::Increment<'_>,
+    params: &IalsParams,
+    old_weight: f32,
+    steps: usize,
+    n_iter: usize,
+    par: Par<'_>,
+    check: &mut dyn FnMut() -> Result<(), FunkError>,
+) -> Result<IalsFactors, FunkError> {
+    params.validate()?;
+    inc.validate()?;
+    if k == 0 || user_factors.len() != inc.n_users * k || item_factors.len() != inc.n_items * k {
+        return Err(FunkError::Shape(format!(
+            "factors of {} and {} values do not fit {} users and {} items of {k} factors",
+            user_factors.len(),
+            item_factors.len(),
+            inc.n_users,
+            inc.n_items
+        )));
+    }
+    if let Some(position) = inc.values.iter().position(|&r| r < 0.0) {
+        return Err(FunkError::InvalidParam {
+            name: "ratings",
+            reason: format!(
+                "implicit feedback needs values >= 0 (counts or weights), got {} at position \
+                 {position}",
+                inc.values[position]
+            ),
+        });
+    }
+    if !(old_weight.is_finite() && old_weight >= 0.0) {
+        return Err(FunkError::invalid(
+            "old_weight",
+            format!("must be a finite number >= 0, got {old_weight}"),
+        ));
+    }
+    let row = ImplicitRow {
+        k,
+        reg: params.reg,
+        alpha: f64::from(params.alpha),
+        old_weight: f64::from(old_weight),
+        steps,
+    };
+    let mut x = user_factors.to_vec();
+    let mut y = item_factors.to_vec();
+    let done = crate::increment::alternate(&row, inc, &mut x, &mut y, n_iter, par, check)?;
+    if let Some(bad) = x.iter().chain(&y).find(|v| !v.is_finite()) {
+        return Err(FunkError::NoConvergence(format!(
+            "implicit ALS update: a factor became {bad}; use a smaller alpha or a larger reg"
+        )));
+    }
+    Ok(IalsFactors {
+        user_factors: x,
+        item_factors: y,
+        n_factors: k,
+        history: done
+            .seconds
+            .iter()
+            .enumerate()
+            .map(|(j, &seconds)| IterStats {
+                iteration: j + 1,
+                seconds,
+            })
+            .collect(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,6 +11,7 @@ pub mod error;
 pub mod foldin;
 mod hint;
 pub mod ials;
+pub mod increment;
 pub mod index;
 pub mod mem;
 pub mod nmf;

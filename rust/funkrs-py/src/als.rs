@@ -1,9 +1,12 @@
 //! `als_fit`: alternating least squares for explicit ratings.
 
 use funkrs_core::als::{self, AlsParams};
+use funkrs_core::increment::Increment;
 use funkrs_core::Interactions;
 use numpy::ndarray::{Array1, Array2};
-use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
+use numpy::{
+    IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
+};
 use pyo3::prelude::*;
 
 use crate::enter::enter_interruptible;
@@ -71,5 +74,85 @@ pub fn als_fit<'py>(
         Array1::from(f.item_bias).into_pyarray(py),
         f.global_mean,
         history,
+    ))
+}
+
+type AlsUpdateOutput<'py> = (
+    Bound<'py, PyArray2<f32>>,
+    Bound<'py, PyArray2<f32>>,
+    Bound<'py, PyArray1<f32>>,
+    Bound<'py, PyArray1<f32>>,
+    Vec<f64>,
+);
+
+/// Updates an ALS model with new ratings (see `funkrs_core::als::update`); returns
+/// `(P, Q, b_u, b_i, seconds per alternation)` in rating units.
+#[pyfunction]
+#[pyo3(signature = (users, items, ratings, user_factors, item_factors, user_bias, item_bias,
+    global_mean, scale, seen_indptr, seen_indices, n_old_users, n_old_items, *, reg,
+    n_iter=1, biased=true, n_threads=None))]
+pub fn als_update<'py>(
+    py: Python<'py>,
+    users: PyReadonlyArray1<'py, u32>,
+    items: PyReadonlyArray1<'py, u32>,
+    ratings: PyReadonlyArray1<'py, f32>,
+    user_factors: PyReadonlyArray2<'py, f32>,
+    item_factors: PyReadonlyArray2<'py, f32>,
+    user_bias: PyReadonlyArray1<'py, f32>,
+    item_bias: PyReadonlyArray1<'py, f32>,
+    global_mean: f32,
+    scale: f64,
+    seen_indptr: PyReadonlyArray1<'py, u64>,
+    seen_indices: PyReadonlyArray1<'py, u32>,
+    n_old_users: usize,
+    n_old_items: usize,
+    reg: f32,
+    n_iter: usize,
+    biased: bool,
+    n_threads: Option<i64>,
+) -> PyResult<AlsUpdateOutput<'py>> {
+    let (n_users, k) = (user_factors.shape()[0], user_factors.shape()[1]);
+    let n_items = item_factors.shape()[0];
+    if item_factors.shape()[1] != k {
+        return Err(PyFunkErr(funkrs_core::FunkError::Shape(format!(
+            "user_factors have {k} columns, item_factors {}",
+            item_factors.shape()[1]
+        )))
+        .into());
+    }
+    let model = als::AlsModel {
+        n_factors: k,
+        user_factors: user_factors.as_slice()?,
+        item_factors: item_factors.as_slice()?,
+        user_bias: user_bias.as_slice()?,
+        item_bias: item_bias.as_slice()?,
+        global_mean,
+        scale,
+        biased,
+    };
+    let inc = Increment {
+        users: users.as_slice()?,
+        items: items.as_slice()?,
+        values: ratings.as_slice()?,
+        n_users,
+        n_items,
+        n_old_users,
+        n_old_items,
+        seen_indptr: seen_indptr.as_slice()?,
+        seen_indices: seen_indices.as_slice()?,
+    };
+    let f = enter_interruptible(py, n_threads, |par, check| {
+        als::update(&model, &inc, reg, n_iter, par, check)
+    })?;
+    let shape_err =
+        |e: numpy::ndarray::ShapeError| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
+    let p = Array2::from_shape_vec((n_users, k), f.user_factors).map_err(shape_err)?;
+    let q = Array2::from_shape_vec((n_items, k), f.item_factors).map_err(shape_err)?;
+    Ok((
+        p.into_pyarray(py),
+        q.into_pyarray(py),
+        Array1::from(f.user_bias).into_pyarray(py),
+        Array1::from(f.item_bias).into_pyarray(py),
+        f.history.iter().map(|h| h.seconds).collect(),
     ))
 }

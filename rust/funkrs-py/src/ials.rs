@@ -1,9 +1,10 @@
 //! `ials_fit`: alternating least squares for implicit feedback.
 
 use funkrs_core::ials::{self, IalsParams};
+use funkrs_core::increment::Increment;
 use funkrs_core::Interactions;
 use numpy::ndarray::Array2;
-use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1};
+use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 
 use crate::enter::enter_interruptible;
@@ -52,6 +53,71 @@ pub fn ials_fit<'py>(
         ials::fit(&data, &params, par, check)
     })?;
     let k = f.n_factors;
+    let shape_err =
+        |e: numpy::ndarray::ShapeError| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
+    let x = Array2::from_shape_vec((n_users, k), f.user_factors).map_err(shape_err)?;
+    let y = Array2::from_shape_vec((n_items, k), f.item_factors).map_err(shape_err)?;
+    let seconds = f.history.iter().map(|s| s.seconds).collect();
+    Ok((x.into_pyarray(py), y.into_pyarray(py), seconds))
+}
+
+/// Updates implicit-ALS factors with new interactions (see `funkrs_core::ials::update`);
+/// returns `(X, Y, seconds per alternation)`.
+#[pyfunction]
+#[pyo3(signature = (users, items, values, user_factors, item_factors, seen_indptr,
+    seen_indices, n_old_users, n_old_items, *, reg, alpha, old_weight, cg_steps, n_iter=1,
+    n_threads=None))]
+pub fn ials_update<'py>(
+    py: Python<'py>,
+    users: PyReadonlyArray1<'py, u32>,
+    items: PyReadonlyArray1<'py, u32>,
+    values: PyReadonlyArray1<'py, f32>,
+    user_factors: PyReadonlyArray2<'py, f32>,
+    item_factors: PyReadonlyArray2<'py, f32>,
+    seen_indptr: PyReadonlyArray1<'py, u64>,
+    seen_indices: PyReadonlyArray1<'py, u32>,
+    n_old_users: usize,
+    n_old_items: usize,
+    reg: f32,
+    alpha: f32,
+    old_weight: f32,
+    cg_steps: usize,
+    n_iter: usize,
+    n_threads: Option<i64>,
+) -> PyResult<IalsOutput<'py>> {
+    let (n_users, k) = (user_factors.shape()[0], user_factors.shape()[1]);
+    let n_items = item_factors.shape()[0];
+    if item_factors.shape()[1] != k {
+        return Err(PyFunkErr(funkrs_core::FunkError::Shape(format!(
+            "user_factors have {k} columns, item_factors {}",
+            item_factors.shape()[1]
+        )))
+        .into());
+    }
+    let params = IalsParams {
+        n_factors: k.max(1),
+        reg,
+        alpha,
+        cg_steps: cg_steps.max(1),
+        ..IalsParams::default()
+    };
+    let inc = Increment {
+        users: users.as_slice()?,
+        items: items.as_slice()?,
+        values: values.as_slice()?,
+        n_users,
+        n_items,
+        n_old_users,
+        n_old_items,
+        seen_indptr: seen_indptr.as_slice()?,
+        seen_indices: seen_indices.as_slice()?,
+    };
+    let (x, y) = (user_factors.as_slice()?, item_factors.as_slice()?);
+    let f = enter_interruptible(py, n_threads, |par, check| {
+        ials::update(
+            x, y, k, &inc, &params, old_weight, cg_steps, n_iter, par, check,
+        )
+    })?;
     let shape_err =
         |e: numpy::ndarray::ShapeError| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
     let x = Array2::from_shape_vec((n_users, k), f.user_factors).map_err(shape_err)?;

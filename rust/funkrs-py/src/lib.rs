@@ -23,17 +23,17 @@ use pyo3::prelude::*;
 #[pymodule(gil_used = false)]
 mod _funkrs {
     #[pymodule_export]
-    use crate::als::als_fit;
+    use crate::als::{als_fit, als_update};
     #[pymodule_export]
     use crate::defaults::{
         AlsDefaults, IalsDefaults, ImputedSvdDefaults, NmfDefaults, SgdDefaults, SvdppDefaults,
     };
     #[pymodule_export]
-    use crate::ials::ials_fit;
+    use crate::ials::{ials_fit, ials_update};
     #[pymodule_export]
     use crate::index::{IdIndex, StrIndex};
     #[pymodule_export]
-    use crate::scoring::{csr_from_coo, fold_in, predict, top_n};
+    use crate::scoring::{csr_from_coo, csr_merge, fold_in, predict, top_n};
     #[pymodule_export]
     use crate::sgd::{sgd_fit, sgd_update};
     #[pymodule_export]

@@ -208,3 +208,41 @@ pub fn fold_in<'py>(
         .map_err(|e| pyo3::exceptions::PyRuntimeError::new_err(e.to_string()))?;
     Ok((p.into_pyarray(py), b.into_pyarray(py)))
 }
+
+type MergedArrays<'py> = (
+    Bound<'py, PyArray1<u64>>,
+    Bound<'py, PyArray1<u32>>,
+    Bound<'py, PyArray1<u64>>,
+    Bound<'py, PyArray1<u64>>,
+);
+
+/// The CSR `(indptr, indices)` grown to `n_rows` rows with the pairs `(rows, cols)` added
+/// (sorted, distinct); returns `(indptr, indices, counts_before, counts_after)`, the entries
+/// per column before and after.
+#[pyfunction]
+#[pyo3(signature = (indptr, indices, rows, cols, n_rows, n_cols))]
+pub fn csr_merge<'py>(
+    py: Python<'py>,
+    indptr: PyReadonlyArray1<'py, u64>,
+    indices: PyReadonlyArray1<'py, u32>,
+    rows: PyReadonlyArray1<'py, u32>,
+    cols: PyReadonlyArray1<'py, u32>,
+    n_rows: usize,
+    n_cols: usize,
+) -> PyResult<MergedArrays<'py>> {
+    let (p, i, r, c) = (
+        indptr.as_slice()?,
+        indices.as_slice()?,
+        rows.as_slice()?,
+        cols.as_slice()?,
+    );
+    let merged = enter(py, Some(1), |_| {
+        funkrs_core::data::merge(p, i, r, c, n_rows, n_cols)
+    })?;
+    Ok((
+        merged.csr.indptr.into_pyarray(py),
+        merged.csr.indices.into_pyarray(py),
+        merged.counts_before.into_pyarray(py),
+        merged.counts_after.into_pyarray(py),
+    ))
+}
