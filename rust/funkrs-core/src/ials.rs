@@ -25,6 +25,8 @@
 
 use std::time::Instant;
 
+use faer::linalg::matmul::triangular::{self, BlockStructure};
+use faer::{Accum, Mat, MatRef};
 use rayon::prelude::*;
 
 use crate::data::Interactions;
@@ -156,6 +158,9 @@ const ROWS_PER_TASK: usize = 256;
 /// Rows per partial sum of `YᵀY`.
 const GRAM_CHUNK: usize = 4096;
 
+/// Partial sums of `YᵀY` held at once.
+const GRAM_PARTS: usize = 16;
+
 /// `a·b + c`: fused on CPUs with FMA (the copy of the row loop compiled for it), plain
 /// multiply and add in the portable copy, where `f32::mul_add` would be a call into the C
 /// library. The two copies round differently, so the factors depend on the instruction set
@@ -202,34 +207,53 @@ fn axpy<const F: bool>(y: &mut [f32], a: f32, x: &[f32]) {
     }
 }
 
-/// `YᵀY + λ I` (row-major `k × k`) of the row-major `y` (`n × k`), summed in `f64` over fixed
-/// chunks in order.
-fn gram(y: &[f32], k: usize, reg: f32, par: Par<'_>) -> Vec<f32> {
+/// `YᵀY + λ I_k` (row-major `kp × kp`) of the row-major `y` (`n × kp`, the columns from `k`
+/// on zero padding, which get no `λ`, so that their rows and columns of the result are zero).
+///
+/// Each fixed chunk of [`GRAM_CHUNK`] rows is one sequential faer product in `f32` (its lower
+/// half), and the chunks are summed in order in `f64`, so the result depends on the data
+/// alone, never on the threads; the upper half is a copy of the lower, so the result is
+/// exactly symmetric ([`gemv`] relies on it).
+fn gram(y: &[f32], kp: usize, k: usize, reg: f32, par: Par<'_>) -> Vec<f32> {
     let partial = |chunk: &[f32]| {
-        let mut g = vec![0f64; k * k];
-        for row in chunk.chunks_exact(k) {
-            for (a, &ya) in row.iter().enumerate() {
-                let ya = f64::from(ya);
-                for (gb, &yb) in g[a * k..(a + 1) * k].iter_mut().zip(row) {
-                    *gb += ya * f64::from(yb);
+        let rows = MatRef::from_row_major_slice(chunk, chunk.len() / kp, kp);
+        let mut g = Mat::<f32>::zeros(kp, kp);
+        triangular::matmul(
+            g.as_mut(),
+            BlockStructure::TriangularLower,
+            Accum::Replace,
+            rows.transpose(),
+            BlockStructure::Rectangular,
+            rows,
+            BlockStructure::Rectangular,
+            1.0,
+            faer::Par::Seq,
+        );
+        g
+    };
+    let mut g = vec![0f64; kp * kp];
+    // At most GRAM_PARTS partial sums are held at once.
+    for group in y.chunks(GRAM_PARTS * GRAM_CHUNK * kp) {
+        let parts: Vec<Mat<f32>> = if par.is_parallel() {
+            par.install(|| group.par_chunks(GRAM_CHUNK * kp).map(partial).collect())
+        } else {
+            group.chunks(GRAM_CHUNK * kp).map(partial).collect()
+        };
+        for part in &parts {
+            for a in 0..kp {
+                for b in 0..=a {
+                    g[a * kp + b] += f64::from(part[(a, b)]);
                 }
             }
         }
-        g
-    };
-    let parts: Vec<Vec<f64>> = if par.is_parallel() {
-        par.install(|| y.par_chunks(GRAM_CHUNK * k).map(partial).collect())
-    } else {
-        y.chunks(GRAM_CHUNK * k).map(partial).collect()
-    };
-    let mut g = vec![0f64; k * k];
-    for p in &parts {
-        for (a, b) in g.iter_mut().zip(p) {
-            *a += b;
-        }
     }
     for a in 0..k {
-        g[a * k + a] += f64::from(reg);
+        g[a * kp + a] += f64::from(reg);
+    }
+    for a in 0..kp {
+        for b in a + 1..kp {
+            g[a * kp + b] = g[b * kp + a];
+        }
     }
     g.into_iter().map(|x| x as f32).collect()
 }
@@ -387,36 +411,336 @@ unsafe fn solve_rows_fma(
     solve_rows::<true>(chunk, t, rows, other, g, k, steps);
 }
 
-/// Solves every row of `x` against the fixed `other` factors.
+/// Items per tile of [`solve_rows_tiled`]: their dot products are taken in one pass and
+/// their multiply-adds into the accumulated vector in the next, while their rows are still in
+/// L1 (32 rows of 64 floats are 8 KiB).
+#[cfg(target_arch = "x86_64")]
+const TILE: usize = 32;
+
+/// How many items ahead [`solve_rows_tiled`] prefetches the rows it gathers.
+#[cfg(target_arch = "x86_64")]
+const AHEAD: usize = 8;
+
+/// Rows with more items than this are prefetched in every pass, not only in the first
+/// (their gathered rows, 256 KiB at k = 64, no longer stay in L2 from one pass to the next).
+#[cfg(target_arch = "x86_64")]
+const PREFETCH_ALWAYS: usize = 1024;
+
+/// The row loop for padded rows of `C` 8-lane chunks (`kp = 8·C`), with AVX2 and FMA
+/// intrinsics and the row's vectors (`x`, `r`, `p`, `A p`) held in registers.
+///
+/// The same conjugate-gradient steps as [`solve_row`], arranged for the CPU: every pass over
+/// the row's items goes tile by tile ([`TILE`] items), first the dot products `y_i · v` four
+/// at a time (one reduction for four), then the multiply-adds `Σ c_i y_i` into accumulators
+/// that stay in registers, so no item waits on the previous one's reduction; the gathered
+/// rows are prefetched [`AHEAD`] items ahead. `G v` is a sum of `G`'s rows scaled by `v`'s
+/// entries, also in registers. Sums are taken in a fixed order that depends on the row alone,
+/// never on the threads.
+///
+/// # Safety
+/// The CPU supports AVX2 and FMA; `k == 8·C`; `chunk` holds whole rows of `k` floats, `other`
+/// rows of `k` floats indexed by `rows.idx`, `g` is `k × k`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::needless_range_loop)] // chunk `c` of several row vectors in step
+unsafe fn solve_rows_tiled<const C: usize>(
+    chunk: &mut [f32],
+    t: usize,
+    rows: &Rows,
+    other: &[f32],
+    g: &[f32],
+    k: usize,
+    steps: usize,
+) {
+    use std::arch::x86_64::{
+        __m256, _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm256_fmadd_ps,
+        _mm256_hadd_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps,
+        _mm256_storeu_ps, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_fnmadd_ps, _mm_loadu_ps,
+        _mm_movehl_ps, _mm_mul_ps, _mm_set1_ps, _mm_shuffle_ps, _mm_storeu_ps,
+    };
+    type V<const C: usize> = [__m256; C];
+    debug_assert!(k == 8 * C && C <= 16);
+    let zero = _mm256_setzero_ps();
+    // SAFETY (every raw access below): rows of `k = 8·C` floats inside their buffers
+    // (caller contract; `idx` entries are `< other.len() / k`, checked by `Interactions`).
+    let load = |ptr: *const f32| -> V<C> {
+        std::array::from_fn(|c| unsafe { _mm256_loadu_ps(ptr.add(8 * c)) })
+    };
+    let store = |ptr: *mut f32, v: &V<C>| {
+        for (c, &vc) in v.iter().enumerate() {
+            unsafe { _mm256_storeu_ps(ptr.add(8 * c), vc) };
+        }
+    };
+    let hsum = |v: __m256| {
+        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        _mm_cvtss_f32(_mm_add_ss(s, _mm_shuffle_ps::<0b01>(s, s)))
+    };
+    // a · b, lanes summed pairwise in two chains.
+    let dot = |a: &V<C>, b: &V<C>| {
+        let mut acc = [zero; 2];
+        for c in 0..C {
+            acc[c % 2] = _mm256_fmadd_ps(a[c], b[c], acc[c % 2]);
+        }
+        hsum(_mm256_add_ps(acc[0], acc[1]))
+    };
+    let axpy = |y: &mut V<C>, a: f32, x: &V<C>| {
+        let a = _mm256_set1_ps(a);
+        for c in 0..C {
+            y[c] = _mm256_fmadd_ps(a, x[c], y[c]);
+        }
+    };
+    // G v: Σ_j v_j G[j, ·] (G is symmetric). Rows of fewer than 4 chunks use two
+    // accumulator sets (even and odd j), so that they still keep enough chains of
+    // multiply-adds in flight; wider rows have chains enough in one set (and no registers
+    // for a second).
+    let gemv = |v: &V<C>| -> V<C> {
+        let mut vs = [0f32; 128];
+        for (c, &vc) in v.iter().enumerate() {
+            unsafe { _mm256_storeu_ps(vs.as_mut_ptr().add(8 * c), vc) };
+        }
+        let row = |acc: &mut V<C>, j: usize| {
+            let vj = _mm256_set1_ps(vs[j]);
+            let gj = unsafe { g.as_ptr().add(j * k) };
+            for c in 0..C {
+                acc[c] = _mm256_fmadd_ps(vj, unsafe { _mm256_loadu_ps(gj.add(8 * c)) }, acc[c]);
+            }
+        };
+        let mut even = [zero; C];
+        if C < 4 {
+            let mut odd = [zero; C];
+            for j in (0..k).step_by(2) {
+                row(&mut even, j);
+                row(&mut odd, j + 1);
+            }
+            std::array::from_fn(|c| _mm256_add_ps(even[c], odd[c]))
+        } else {
+            for j in 0..k {
+                row(&mut even, j);
+            }
+            even
+        }
+    };
+    let base = other.as_ptr();
+    let row_of = |i: u32| unsafe { base.add(i as usize * k) };
+    let fetch = |i: u32| {
+        let r = row_of(i);
+        let mut off = 0;
+        while off < k {
+            crate::hint::prefetch(unsafe { r.add(off) });
+            off += 16;
+        }
+    };
+    // acc += Σ_i c_i y_i over the row's items with c_i = w_i (y_i · v) (or, `first`, the
+    // initial residual's (1 + w_i) − w_i (y_i · v)).
+    //
+    // The vectors are copied in and out, so that they stay in registers: through the
+    // references, every multiply-add would be stored, as the gathered rows might alias them.
+    // The rows are prefetched in the first pass of a row, and in every pass of rows too
+    // long to stay in L2 between passes.
+    let items = |acc_out: &mut V<C>, v: &V<C>, idx: &[u32], w: &[f32], first: bool| {
+        let (mut acc, v) = (*acc_out, *v);
+        let prefetching = first || idx.len() > PREFETCH_ALWAYS;
+        let mut coef = [0f32; TILE];
+        let n = idx.len();
+        let mut lo = 0;
+        while lo < n {
+            let hi = (lo + TILE).min(n);
+            let mut j = lo;
+            while j + 4 <= hi {
+                if prefetching {
+                    for a in 0..4 {
+                        if let Some(&ahead) = idx.get(j + a + AHEAD) {
+                            fetch(ahead);
+                        }
+                    }
+                }
+                let ys = [
+                    row_of(idx[j]),
+                    row_of(idx[j + 1]),
+                    row_of(idx[j + 2]),
+                    row_of(idx[j + 3]),
+                ];
+                let mut d = [zero; 4];
+                for c in 0..C {
+                    for (dq, &yq) in d.iter_mut().zip(&ys) {
+                        *dq = _mm256_fmadd_ps(v[c], unsafe { _mm256_loadu_ps(yq.add(8 * c)) }, *dq);
+                    }
+                }
+                // Four reductions at once: lanes of (d0, d1) and (d2, d3) pairwise, then the
+                // two 128-bit halves: [d0·, d1·, d2·, d3·].
+                let h = _mm256_hadd_ps(_mm256_hadd_ps(d[0], d[1]), _mm256_hadd_ps(d[2], d[3]));
+                let t = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps::<1>(h));
+                let wv = unsafe { _mm_loadu_ps(w.as_ptr().add(j)) };
+                let cv = if first {
+                    // (1 + w) − w·t
+                    _mm_fnmadd_ps(wv, t, _mm_add_ps(_mm_set1_ps(1.0), wv))
+                } else {
+                    _mm_mul_ps(wv, t)
+                };
+                unsafe { _mm_storeu_ps(coef.as_mut_ptr().add(j - lo), cv) };
+                j += 4;
+            }
+            while j < hi {
+                if let Some(&ahead) = idx.get(j + AHEAD).filter(|_| prefetching) {
+                    fetch(ahead);
+                }
+                let y = load(row_of(idx[j]));
+                let t = dot(&y, &v);
+                coef[j - lo] = if first {
+                    (-w[j]).mul_add(t, 1.0 + w[j])
+                } else {
+                    w[j] * t
+                };
+                j += 1;
+            }
+            for (jj, &cj) in coef[..hi - lo].iter().enumerate() {
+                let y = row_of(idx[lo + jj]);
+                let cb = _mm256_set1_ps(cj);
+                for c in 0..C {
+                    acc[c] = _mm256_fmadd_ps(cb, unsafe { _mm256_loadu_ps(y.add(8 * c)) }, acc[c]);
+                }
+            }
+            lo = hi;
+        }
+        *acc_out = acc;
+    };
+    for (j, row) in chunk.chunks_exact_mut(k).enumerate() {
+        let u = t * ROWS_PER_TASK + j;
+        let (lo, hi) = (rows.ptr[u], rows.ptr[u + 1]);
+        let (idx, w) = (&rows.idx[lo..hi], &rows.weight[lo..hi]);
+        let mut x = load(row.as_ptr());
+        // r = b − A x, with b = Σ (1 + w) y_i and A = G + Σ w y_i y_iᵀ.
+        let gx = gemv(&x);
+        let mut r: V<C> = std::array::from_fn(|c| _mm256_mul_ps(gx[c], _mm256_set1_ps(-1.0)));
+        items(&mut r, &x, idx, w, true);
+        let mut p = r;
+        let mut rs = dot(&r, &r);
+        for _ in 0..steps {
+            if rs < 1e-20 {
+                break;
+            }
+            let mut ap = gemv(&p);
+            items(&mut ap, &p, idx, w, false);
+            let pap = dot(&p, &ap);
+            if pap.is_nan() || pap <= 0.0 {
+                break;
+            }
+            let a = rs / pap;
+            axpy(&mut x, a, &p);
+            axpy(&mut r, -a, &ap);
+            let rs_new = dot(&r, &r);
+            let beta = _mm256_set1_ps(rs_new / rs);
+            for c in 0..C {
+                p[c] = _mm256_fmadd_ps(beta, p[c], r[c]);
+            }
+            rs = rs_new;
+        }
+        store(row.as_mut_ptr(), &x);
+    }
+}
+
+/// Solves every row of `x` against the fixed `other` factors (rows of `kp` floats, the
+/// first `k` of them the factors).
 fn half_step(
     x: &mut [f32],
     rows: &Rows,
     other: &[f32],
-    k: usize,
+    (k, kp): (usize, usize),
     params: &IalsParams,
     par: Par<'_>,
 ) {
-    let g = gram(other, k, params.reg, par);
+    let g = gram(other, kp, k, params.reg, par);
+    let steps = params.cg_steps;
     #[cfg(target_arch = "x86_64")]
     let avx2 = is_x86_feature_detected!("avx2");
     #[cfg(target_arch = "x86_64")]
     let fma = avx2 && is_x86_feature_detected!("fma");
     let task = |(t, chunk): (usize, &mut [f32])| {
         #[cfg(target_arch = "x86_64")]
+        if fma && tiled(kp) {
+            // SAFETY: AVX2 and FMA were detected at run time; `kp = 8·C` (`tiled`); the rows
+            // are `kp` wide.
+            unsafe {
+                match kp / 8 {
+                    1 => solve_rows_tiled::<1>(chunk, t, rows, other, &g, kp, steps),
+                    2 => solve_rows_tiled::<2>(chunk, t, rows, other, &g, kp, steps),
+                    3 => solve_rows_tiled::<3>(chunk, t, rows, other, &g, kp, steps),
+                    4 => solve_rows_tiled::<4>(chunk, t, rows, other, &g, kp, steps),
+                    5 => solve_rows_tiled::<5>(chunk, t, rows, other, &g, kp, steps),
+                    6 => solve_rows_tiled::<6>(chunk, t, rows, other, &g, kp, steps),
+                    7 => solve_rows_tiled::<7>(chunk, t, rows, other, &g, kp, steps),
+                    8 => solve_rows_tiled::<8>(chunk, t, rows, other, &g, kp, steps),
+                    9 => solve_rows_tiled::<9>(chunk, t, rows, other, &g, kp, steps),
+                    10 => solve_rows_tiled::<10>(chunk, t, rows, other, &g, kp, steps),
+                    11 => solve_rows_tiled::<11>(chunk, t, rows, other, &g, kp, steps),
+                    12 => solve_rows_tiled::<12>(chunk, t, rows, other, &g, kp, steps),
+                    13 => solve_rows_tiled::<13>(chunk, t, rows, other, &g, kp, steps),
+                    14 => solve_rows_tiled::<14>(chunk, t, rows, other, &g, kp, steps),
+                    15 => solve_rows_tiled::<15>(chunk, t, rows, other, &g, kp, steps),
+                    _ => solve_rows_tiled::<16>(chunk, t, rows, other, &g, kp, steps),
+                }
+            };
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
         if fma {
             // SAFETY: AVX2 and FMA were detected at run time.
-            unsafe { solve_rows_fma(chunk, t, rows, other, &g, k, params.cg_steps) };
+            unsafe { solve_rows_fma(chunk, t, rows, other, &g, kp, steps) };
             return;
         }
         #[cfg(target_arch = "x86_64")]
         if avx2 {
             // SAFETY: AVX2 was detected at run time.
-            unsafe { solve_rows_avx2(chunk, t, rows, other, &g, k, params.cg_steps) };
+            unsafe { solve_rows_avx2(chunk, t, rows, other, &g, kp, steps) };
             return;
         }
-        solve_rows::<false>(chunk, t, rows, other, &g, k, params.cg_steps);
+        solve_rows::<false>(chunk, t, rows, other, &g, kp, steps);
     };
-    par.for_each_chunk_mut(x, ROWS_PER_TASK * k, task);
+    par.for_each_chunk_mut(x, ROWS_PER_TASK * kp, task);
+}
+
+/// Whether rows padded to `kp` floats run in [`solve_rows_tiled`] (on CPUs with AVX2 and
+/// FMA): up to 128 floats.
+fn tiled(kp: usize) -> bool {
+    kp % 8 == 0 && kp <= 128
+}
+
+/// The row width a fit stores factors in: `k` rounded up to a multiple of 8 where
+/// [`solve_rows_tiled`] will run, else `k`. The padding columns are zero throughout (every
+/// term that could change them is a product with a zero: see [`gram`]).
+fn row_width(k: usize) -> usize {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let kp = k.div_ceil(8) * 8;
+        if tiled(kp) && crate::hint::has_avx2_fma() {
+            return kp;
+        }
+    }
+    k
+}
+
+/// `n` rows of width `k` widened to `kp` with zeros.
+fn pad(v: &[f32], k: usize, kp: usize) -> Vec<f32> {
+    if k == kp {
+        return v.to_vec();
+    }
+    let mut out = vec![0f32; v.len() / k * kp];
+    for (to, from) in out.chunks_exact_mut(kp).zip(v.chunks_exact(k)) {
+        to[..k].copy_from_slice(from);
+    }
+    out
+}
+
+/// `n` rows of width `kp` narrowed to their first `k` values.
+fn unpad(v: Vec<f32>, k: usize, kp: usize) -> Vec<f32> {
+    if k == kp {
+        return v;
+    }
+    v.chunks_exact(kp)
+        .flat_map(|row| &row[..k])
+        .copied()
+        .collect()
 }
 
 /// Seeded normal factors for `n` rows, drawn in fixed chunks each from its own stream.
@@ -457,12 +781,15 @@ pub fn fit(
     let rows = (data.n_users + data.n_items) as u128;
     let nnz = data.len() as u128;
     Need::default()
-        .add::<f32>(rows.saturating_mul(k as u128), || {
-            format!(
-                "the factors ({} users and {} items × {k} factors)",
-                data.n_users, data.n_items
-            )
-        })
+        .add::<f32>(
+            rows.saturating_mul(row_width(k) as u128 + k as u128),
+            || {
+                format!(
+                    "the factors ({} users and {} items × {k} factors)",
+                    data.n_users, data.n_items
+                )
+            },
+        )
         .add::<u64>(nnz.saturating_mul(4), || {
             format!("the interactions by user and by item ({nnz} pairs)")
         })
@@ -481,15 +808,16 @@ pub fn fit(
         params.alpha,
         data.n_items,
     );
-    let mut x = init(data.n_users, k, params, 1, par);
-    let mut y = init(data.n_items, k, params, 2, par);
+    let kp = row_width(k);
+    let mut x = pad(&init(data.n_users, k, params, 1, par), k, kp);
+    let mut y = pad(&init(data.n_items, k, params, 2, par), k, kp);
     let mut history = Vec::new();
     for iteration in 1..=params.n_iter {
         let start = Instant::now();
         check()?;
-        half_step(&mut x, &by_user, &y, k, params, par);
+        half_step(&mut x, &by_user, &y, (k, kp), params, par);
         check()?;
-        half_step(&mut y, &by_item, &x, k, params, par);
+        half_step(&mut y, &by_item, &x, (k, kp), params, par);
         if let Some(bad) = x.iter().chain(&y).find(|v| !v.is_finite()) {
             return Err(FunkError::NoConvergence(format!(
                 "implicit ALS: a factor became {bad} at iteration {iteration}; use a smaller \
@@ -502,8 +830,8 @@ pub fn fit(
         });
     }
     Ok(IalsFactors {
-        user_factors: x,
-        item_factors: y,
+        user_factors: unpad(x, k, kp),
+        item_factors: unpad(y, k, kp),
         n_factors: k,
         history,
     })
@@ -800,7 +1128,7 @@ mod tests {
             cg_steps: k, // k steps of CG solve a k × k SPD system (to rounding)
             ..IalsParams::default()
         };
-        let g = gram(&y, k, params.reg, Par::Seq);
+        let g = gram(&y, k, k, params.reg, Par::Seq);
         let weight: Vec<f32> = r.iter().map(|v| alpha * v).collect();
         let mut x = vec![0f32; k];
         let mut scratch = vec![0f32; 3 * k];
@@ -810,6 +1138,71 @@ mod tests {
         let want = exact_row(&idx, &r, &y, k, f64::from(reg), f64::from(alpha));
         for (a, b) in x.iter().zip(&want) {
             assert!((f64::from(*a) - b).abs() < 1e-4, "{x:?} vs {want:?}");
+        }
+    }
+
+    /// The tiled AVX2 row loop reaches the exact solution of each row's system from padded
+    /// rows (rows shorter than a tile, longer than several tiles, 4-item groups and their
+    /// remainders), and leaves the padding at zero.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn tiled_rows_reach_the_exact_solution_and_keep_the_padding_zero() {
+        if !crate::hint::has_avx2_fma() {
+            return;
+        }
+        let mut rng = Rng::new(8);
+        for (k, n_items) in [(4usize, 9usize), (20, 150), (64, 120)] {
+            let kp = k.div_ceil(8) * 8;
+            let mut y = vec![0f32; n_items * k];
+            rng.fill_normal(&mut y, 0.0, 0.3);
+            let yp = pad(&y, k, kp);
+            // Row 0: 3 items; row 1: 70 (two full tiles and a remainder); row 2: none.
+            let mut us = vec![];
+            let mut is = vec![];
+            let mut rs = vec![];
+            for (u, count) in [(0u32, 3usize), (1, 70)] {
+                let mut chosen: Vec<u32> = (0..n_items as u32).collect();
+                rng.shuffle(&mut chosen);
+                for &i in &chosen[..count.min(n_items)] {
+                    us.push(u);
+                    is.push(i);
+                    rs.push(1.0 + rng.below(5) as f32);
+                }
+            }
+            let (reg, alpha) = (0.5f32, 0.7f32);
+            let rows = Rows::new(&us, &is, &rs, alpha, 3);
+            let g = gram(&yp, kp, k, reg, Par::Seq);
+            let mut x = vec![0f32; 3 * kp];
+            for _ in 0..4 {
+                // SAFETY: AVX2 and FMA detected; rows of `kp = 8·C` floats.
+                unsafe {
+                    match kp / 8 {
+                        1 => solve_rows_tiled::<1>(&mut x, 0, &rows, &yp, &g, kp, k),
+                        3 => solve_rows_tiled::<3>(&mut x, 0, &rows, &yp, &g, kp, k),
+                        _ => solve_rows_tiled::<8>(&mut x, 0, &rows, &yp, &g, kp, k),
+                    }
+                }
+            }
+            for u in 0..3 {
+                let (lo, hi) = (rows.ptr[u], rows.ptr[u + 1]);
+                let vals: Vec<f32> = rows.weight[lo..hi].iter().map(|w| w / alpha).collect();
+                let want = exact_row(
+                    &rows.idx[lo..hi],
+                    &vals,
+                    &y,
+                    k,
+                    f64::from(reg),
+                    f64::from(alpha),
+                );
+                let got = &x[u * kp..(u + 1) * kp];
+                for (a, b) in got.iter().zip(&want) {
+                    assert!(
+                        (f64::from(*a) - b).abs() < 2e-3,
+                        "k {k} row {u}: {got:?} vs {want:?}"
+                    );
+                }
+                assert!(got[k..].iter().all(|&v| v == 0.0), "k {k}: padding {got:?}");
+            }
         }
     }
 

@@ -103,7 +103,7 @@ pub(crate) fn dot8(a: &[f32], b: &[f32]) -> f32 {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[inline]
-fn fold_avx2(acc0: std::arch::x86_64::__m256, acc1: std::arch::x86_64::__m256) -> f32 {
+pub(crate) fn fold_avx2(acc0: std::arch::x86_64::__m256, acc1: std::arch::x86_64::__m256) -> f32 {
     use std::arch::x86_64::{
         _mm256_add_ps, _mm256_castps256_ps128, _mm256_extractf128_ps, _mm_add_ps, _mm_add_ss,
         _mm_cvtss_f32, _mm_movehl_ps, _mm_shuffle_ps,

@@ -33,7 +33,11 @@ mod update;
 
 use std::time::Instant;
 
+pub(crate) use aligned::AlignedF32;
 use grid::Grid;
+pub(crate) use kernel::dot8;
+#[cfg(target_arch = "x86_64")]
+pub(crate) use kernel::fold_avx2;
 use layout::{Entry, Relabel};
 use negatives::Negatives;
 pub use state::{EarlyStopping, Validation};
