@@ -876,8 +876,8 @@ impl crate::increment::RowUpdate for ImplicitRow {
 
     fn prepare(&self, other: &[f32], other_orig: &[f32], par: Par<'_>) -> Self::Prep {
         (
-            gram(other, self.k, self.reg, par),
-            gram(other_orig, self.k, self.reg, par),
+            gram(other, self.k, self.k, self.reg, par),
+            gram(other_orig, self.k, self.k, self.reg, par),
         )
     }
 
