@@ -69,20 +69,26 @@ impl PartialOrd for Scored {
 }
 
 /// Queries per parallel task; their heaps live across all target blocks.
-const QUERY_BLOCK: usize = 64;
-/// Queries scored together against each 8-target panel (register tile).
-const QUERY_TILE: usize = 4;
-/// Targets per cache block (at k = 32 the block's panel is 64 KiB, L2-resident).
+const QUERY_BLOCK: usize = 96;
+/// Queries scored together against each panel (register tile: 6 × 16 accumulator lanes).
+const QUERY_TILE: usize = 6;
+/// Targets per panel: two 8-lane vectors per factor.
+const LANES: usize = 16;
+/// Targets per cache block (at k = 32 the block's panels are 64 KiB, L2-resident).
 const TARGET_BLOCK: usize = 512;
 
 /// For every query, the `n` best targets (see the module documentation).
 ///
 /// Scores are computed as a cache-blocked matrix product: the candidate targets are packed
-/// once into panels of 8 (`k × 8` floats, lane-contiguous), each parallel task takes
-/// `QUERY_BLOCK` queries and walks the panels block by block, scoring `QUERY_TILE`
-/// queries per panel load, and keeps a bounded heap per query. A candidate is checked
-/// against the exclusion list only when it would enter the heap. Memory beyond the output
-/// is the packed panel (one copy of the candidate vectors) plus O(threads · n) heaps.
+/// once into panels of 16 (`k × 16` floats, lane-contiguous), each parallel task takes
+/// `QUERY_BLOCK` queries and walks the panels block by block, scoring a register tile of
+/// `QUERY_TILE` queries × 16 targets per panel load, and keeps a bounded heap per query.
+/// Each tile row is compared with its heap's admission threshold in vector registers, so
+/// only the lanes that would enter a heap leave them; such a candidate is checked against
+/// the exclusion list only then. Every score is the same sequence of fused multiply-adds
+/// (factor 0 first, from 0.0) plus the bias on every path (AVX2, portable), so rankings
+/// do not depend on the instruction set. Memory beyond the output is the packed panel (one
+/// copy of the candidate vectors) plus O(threads · n) heaps.
 pub fn top_n(
     k: usize,
     queries: &Queries<'_>,
@@ -185,8 +191,9 @@ fn validate(
     Ok(())
 }
 
-/// Candidate vectors packed 8 at a time: panel `c` holds `k × 8` floats, lane `l` of row
-/// `f` being factor `f` of candidate `8c + l`; missing lanes are zero with bias −∞.
+/// Candidate vectors packed `LANES` at a time: panel `c` holds `k × LANES` floats, lane `l`
+/// of row `f` being factor `f` of candidate `LANES·c + l`; missing lanes are zero with bias
+/// −∞.
 struct Panel<'a> {
     data: Vec<f32>,
     bias: Vec<f32>,
@@ -195,14 +202,14 @@ struct Panel<'a> {
 
 impl<'a> Panel<'a> {
     fn pack(k: usize, targets: &Targets<'_>, ids: &'a [u32]) -> Self {
-        let n_panels = ids.len().div_ceil(8);
-        let mut data = vec![0.0f32; n_panels * k * 8];
-        let mut bias = vec![f32::NEG_INFINITY; n_panels * 8];
+        let n_panels = ids.len().div_ceil(LANES);
+        let mut data = vec![0.0f32; n_panels * k * LANES];
+        let mut bias = vec![f32::NEG_INFINITY; n_panels * LANES];
         for (j, &t) in ids.iter().enumerate() {
-            let (c, l) = (j / 8, j % 8);
+            let (c, l) = (j / LANES, j % LANES);
             let row = &targets.vectors[t as usize * k..(t as usize + 1) * k];
             for (f, &v) in row.iter().enumerate() {
-                data[(c * k + f) * 8 + l] = v;
+                data[(c * k + f) * LANES + l] = v;
             }
             bias[j] = targets.bias.get(t as usize).copied().unwrap_or(0.0);
         }
@@ -210,11 +217,24 @@ impl<'a> Panel<'a> {
     }
 
     fn n_panels(&self) -> usize {
-        self.bias.len() / 8
+        self.bias.len() / LANES
     }
 }
 
 type Heap = BinaryHeap<std::cmp::Reverse<Scored>>;
+
+/// Scores of one tile (`QUERY_TILE` rows × `LANES` targets, bias added).
+type Tile = [[f32; LANES]; QUERY_TILE];
+
+/// The score a candidate must beat to enter `heap` (−∞ while it is not full). A score that
+/// is not `<=` it (greater, or NaN) is admitted, as the heap's order (`total_cmp`) wants.
+fn threshold(heap: &Heap, n: usize) -> f32 {
+    if heap.len() == n {
+        heap.peek().map_or(f32::NEG_INFINITY, |s| s.0.score)
+    } else {
+        f32::NEG_INFINITY
+    }
+}
 
 /// Heaps of the `nq` queries starting at `q0`.
 fn score_block(
@@ -226,46 +246,60 @@ fn score_block(
     n: usize,
 ) -> Vec<Heap> {
     let mut heaps: Vec<Heap> = (0..nq).map(|_| BinaryHeap::with_capacity(n + 1)).collect();
+    let mut thr = vec![f32::NEG_INFINITY; nq];
     let excluded: Vec<&[u32]> = (q0..q0 + nq)
         .map(|j| match queries.exclude {
             Some((csr, rows)) => csr.row(rows[j] as usize),
             None => &[],
         })
         .collect();
-    let mut tile = [[0.0f32; 8]; QUERY_TILE];
-    for pb in (0..panel.n_panels()).step_by(TARGET_BLOCK / 8) {
-        let pe = (pb + TARGET_BLOCK / 8).min(panel.n_panels());
+    let kernel = TileKernel::detect();
+    let mut tile: Tile = [[0.0; LANES]; QUERY_TILE];
+    for pb in (0..panel.n_panels()).step_by(TARGET_BLOCK / LANES) {
+        let pe = (pb + TARGET_BLOCK / LANES).min(panel.n_panels());
         for t0 in (0..nq).step_by(QUERY_TILE) {
             let tn = (nq - t0).min(QUERY_TILE);
             let x: [&[f32]; QUERY_TILE] = std::array::from_fn(|r| {
                 let q = q0 + t0 + r.min(tn - 1);
                 &queries.vectors[q * k..(q + 1) * k]
             });
-            for c in pb..pe {
-                dot_tile(&panel.data[c * k * 8..(c + 1) * k * 8], &x, &mut tile);
-                let bias: &[f32; 8] = panel.bias[c * 8..c * 8 + 8].try_into().expect("8 lanes");
-                for (r, lanes) in tile.iter().enumerate().take(tn) {
-                    let heap = &mut heaps[t0 + r];
-                    let scores: [f32; 8] = std::array::from_fn(|l| lanes[l] + bias[l]);
-                    // Fast path: the whole panel loses against a full heap.
-                    let best = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                    if heap.len() == n
-                        && best <= heap.peek().map_or(f32::NEG_INFINITY, |s| s.0.score)
-                    {
-                        continue;
+            if pb == 0 {
+                // The first block admits the most candidates, each looked up in its query's
+                // exclusion list: start pulling those lists in (up to 4 KiB each).
+                for row in &excluded[t0..t0 + tn] {
+                    for o in (0..row.len().min(1024)).step_by(16) {
+                        crate::hint::prefetch(row[o..].as_ptr().cast::<f32>());
                     }
-                    for (l, &score) in scores.iter().enumerate() {
-                        let j = c * 8 + l;
+                }
+            }
+            let mut t: [f32; QUERY_TILE] = std::array::from_fn(|r| thr[t0 + r.min(tn - 1)]);
+            // The rows past `tn` repeat the last query; their lanes are never candidates.
+            let rows = if tn == QUERY_TILE {
+                u128::MAX
+            } else {
+                (1u128 << (tn * LANES)) - 1
+            };
+            for c in pb..pe {
+                let data = &panel.data[c * k * LANES..(c + 1) * k * LANES];
+                let bias: &[f32; LANES] = panel.bias[c * LANES..(c + 1) * LANES]
+                    .try_into()
+                    .expect("LANES lanes");
+                let masks = kernel.run(data, bias, &x, &t, &mut tile) & rows;
+                if masks == 0 {
+                    continue; // the usual case once the heaps are full
+                }
+                for r in 0..tn {
+                    let mut m = (masks >> (r * LANES)) as u16;
+                    let heap = &mut heaps[t0 + r];
+                    while m != 0 {
+                        let l = m.trailing_zeros() as usize;
+                        m &= m - 1;
+                        let score = tile[r][l];
                         // Targets arrive in increasing id order, so a tie never displaces.
-                        if heap.len() == n
-                            && score <= heap.peek().map_or(f32::NEG_INFINITY, |s| s.0.score)
-                        {
-                            continue;
+                        if score <= t[r] || score == f32::NEG_INFINITY {
+                            continue; // beaten by an earlier lane, or a padding lane
                         }
-                        if score == f32::NEG_INFINITY {
-                            continue; // a padding lane
-                        }
-                        let id = panel.ids[j];
+                        let id = panel.ids[c * LANES + l];
                         if excluded[t0 + r].binary_search(&id).is_ok() {
                             continue;
                         }
@@ -273,56 +307,139 @@ fn score_block(
                         if heap.len() > n {
                             heap.pop();
                         }
+                        t[r] = threshold(heap, n);
                     }
                 }
             }
+            thr[t0..t0 + tn].copy_from_slice(&t[..tn]);
         }
     }
     heaps
 }
 
-/// `out[r][l] = Σ_f x[r][f] · panel[f][l]` for a tile of queries.
-#[inline]
-fn dot_tile(panel: &[f32], x: &[&[f32]; QUERY_TILE], out: &mut [[f32; 8]; QUERY_TILE]) {
+/// The tile kernel the CPU runs; every variant computes bit-identical scores and masks.
+#[derive(Clone, Copy)]
+enum TileKernel {
+    Portable,
     #[cfg(target_arch = "x86_64")]
-    {
-        if crate::hint::has_avx2_fma() {
-            // SAFETY: the CPU has AVX2 and FMA.
-            unsafe { dot_tile_fma(panel, x, out) };
-            return;
+    Avx2,
+}
+
+impl TileKernel {
+    fn detect() -> Self {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if crate::hint::has_avx2_fma() {
+                return TileKernel::Avx2;
+            }
+        }
+        TileKernel::Portable
+    }
+
+    /// Fills `out[r][l] = (Σ_f x[r][f] · panel[f][l] as fused multiply-adds) + bias[l]` and
+    /// returns the admission mask: bit `r·LANES + l` is set when `out[r][l]` is not `<=`
+    /// `thr[r]`.
+    #[inline]
+    fn run(
+        self,
+        panel: &[f32],
+        bias: &[f32; LANES],
+        x: &[&[f32]; QUERY_TILE],
+        thr: &[f32; QUERY_TILE],
+        out: &mut Tile,
+    ) -> u128 {
+        let k = x[0].len();
+        assert!(panel.len() == k * LANES && x.iter().all(|r| r.len() == k));
+        match self {
+            TileKernel::Portable => tile_portable(panel, bias, x, thr, out),
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: detected AVX2 and FMA; the lengths were checked above.
+            TileKernel::Avx2 => unsafe { tile_avx2(panel, bias, x, thr, out) },
         }
     }
-    dot_tile_body::<false>(panel, x, out);
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn dot_tile_fma(panel: &[f32], x: &[&[f32]; QUERY_TILE], out: &mut [[f32; 8]; QUERY_TILE]) {
-    dot_tile_body::<true>(panel, x, out);
-}
-
-#[inline(always)]
-#[allow(clippy::inline_always)] // instantiated per instruction set above
-fn dot_tile_body<const FMA: bool>(
+#[allow(clippy::neg_cmp_op_on_partial_ord)] // `!(s <= t)` admits NaN, as it must
+fn tile_portable(
     panel: &[f32],
+    bias: &[f32; LANES],
     x: &[&[f32]; QUERY_TILE],
-    out: &mut [[f32; 8]; QUERY_TILE],
-) {
-    let mut acc = [[0.0f32; 8]; QUERY_TILE];
-    for (f, lanes) in panel.chunks_exact(8).enumerate() {
-        let lanes: [f32; 8] = lanes.try_into().expect("8 lanes");
+    thr: &[f32; QUERY_TILE],
+    out: &mut Tile,
+) -> u128 {
+    let mut acc: Tile = [[0.0; LANES]; QUERY_TILE];
+    for (f, lanes) in panel.chunks_exact(LANES).enumerate() {
         for r in 0..QUERY_TILE {
             let xf = x[r][f];
-            for l in 0..8 {
-                acc[r][l] = if FMA {
-                    xf.mul_add(lanes[l], acc[r][l])
-                } else {
-                    acc[r][l] + xf * lanes[l]
-                };
+            for l in 0..LANES {
+                acc[r][l] = xf.mul_add(lanes[l], acc[r][l]);
             }
         }
     }
-    *out = acc;
+    let mut masks = 0u128;
+    for r in 0..QUERY_TILE {
+        for l in 0..LANES {
+            let s = acc[r][l] + bias[l];
+            out[r][l] = s;
+            if !(s <= thr[r]) {
+                masks |= 1 << (r * LANES + l);
+            }
+        }
+    }
+    masks
+}
+
+/// [`tile_portable`] in AVX2 registers: 12 accumulators of 8 lanes, two panel loads and six
+/// broadcasts per factor.
+///
+/// # Safety
+/// The CPU must have AVX2 and FMA; `panel` holds `k × LANES` floats and every `x[r]` `k`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn tile_avx2(
+    panel: &[f32],
+    bias: &[f32; LANES],
+    x: &[&[f32]; QUERY_TILE],
+    thr: &[f32; QUERY_TILE],
+    out: &mut Tile,
+) -> u128 {
+    use std::arch::x86_64::{
+        _mm256_add_ps, _mm256_broadcast_ss, _mm256_cmp_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
+        _mm256_movemask_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_storeu_ps, _CMP_NLE_UQ,
+    };
+    let k = x[0].len();
+    let p = panel.as_ptr();
+    let xp: [*const f32; QUERY_TILE] = std::array::from_fn(|r| x[r].as_ptr());
+    let mut acc = [[_mm256_setzero_ps(); 2]; QUERY_TILE];
+    for f in 0..k {
+        // SAFETY: f < k, so the reads stay inside panel (k × 16) and x[r] (k).
+        unsafe {
+            let y0 = _mm256_loadu_ps(p.add(f * LANES));
+            let y1 = _mm256_loadu_ps(p.add(f * LANES + 8));
+            for r in 0..QUERY_TILE {
+                let xb = _mm256_broadcast_ss(&*xp[r].add(f));
+                acc[r][0] = _mm256_fmadd_ps(xb, y0, acc[r][0]);
+                acc[r][1] = _mm256_fmadd_ps(xb, y1, acc[r][1]);
+            }
+        }
+    }
+    // SAFETY: bias and every out row hold 16 floats.
+    unsafe {
+        let b0 = _mm256_loadu_ps(bias.as_ptr());
+        let b1 = _mm256_loadu_ps(bias.as_ptr().add(8));
+        let mut masks = 0u128;
+        for r in 0..QUERY_TILE {
+            let s0 = _mm256_add_ps(acc[r][0], b0);
+            let s1 = _mm256_add_ps(acc[r][1], b1);
+            _mm256_storeu_ps(out[r].as_mut_ptr(), s0);
+            _mm256_storeu_ps(out[r].as_mut_ptr().add(8), s1);
+            let t = _mm256_set1_ps(thr[r]);
+            let m0 = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_NLE_UQ>(s0, t)) as u32;
+            let m1 = _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_NLE_UQ>(s1, t)) as u32;
+            masks |= u128::from(m0 | (m1 << 8)) << (r * LANES);
+        }
+        masks
+    }
 }
 
 #[cfg(test)]
@@ -395,6 +512,40 @@ mod tests {
                     } else {
                         prop_assert_eq!(got.ids[q * n + slot], -1);
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_tile_kernel_gives_the_portable_bits() {
+        let mut rng = crate::rng::Rng::new(7);
+        for k in [1usize, 5, 32, 37] {
+            let mut draw = |len: usize| -> Vec<f32> {
+                (0..len)
+                    .map(|_| (rng.next_f64() * 2.0 - 1.0) as f32)
+                    .collect()
+            };
+            let panel = draw(k * LANES);
+            let bias: [f32; LANES] = draw(LANES).try_into().unwrap();
+            let xs = draw(k * QUERY_TILE);
+            let x: [&[f32]; QUERY_TILE] = std::array::from_fn(|r| &xs[r * k..(r + 1) * k]);
+            let thr = [f32::NEG_INFINITY, -0.5, 0.0, 0.1, 0.5, f32::NAN];
+            let mut want: Tile = [[0.0; LANES]; QUERY_TILE];
+            let want_mask = tile_portable(&panel, &bias, &x, &thr, &mut want);
+            let mut got: Tile = [[0.0; LANES]; QUERY_TILE];
+            let got_mask = TileKernel::detect().run(&panel, &bias, &x, &thr, &mut got);
+            assert_eq!(want_mask, got_mask);
+            for r in 0..QUERY_TILE {
+                for l in 0..LANES {
+                    assert_eq!(
+                        want[r][l].to_bits(),
+                        got[r][l].to_bits(),
+                        "k={k} r={r} l={l}"
+                    );
+                    let fused =
+                        (0..k).fold(0.0f32, |a, f| x[r][f].mul_add(panel[f * LANES + l], a));
+                    assert_eq!(want[r][l].to_bits(), (fused + bias[l]).to_bits());
                 }
             }
         }
