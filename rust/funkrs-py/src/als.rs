@@ -3,12 +3,11 @@
 use funkrs_core::als::{self, AlsParams};
 use funkrs_core::increment::Increment;
 use funkrs_core::Interactions;
-use numpy::ndarray::{Array1, Array2};
-use numpy::{
-    IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods,
-};
+use numpy::ndarray::Array1;
+use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 
+use crate::arrays::{factor_matrix, factor_shapes};
 use crate::enter::enter_interruptible;
 use crate::errors::PyFunkErr;
 
@@ -58,18 +57,16 @@ pub fn als_fit<'py>(
         als::fit(&data, &params, par, check)
     })?;
     let k = f.n_factors;
-    let shape_err =
-        |e: numpy::ndarray::ShapeError| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
-    let p = Array2::from_shape_vec((n_users, k), f.user_factors).map_err(shape_err)?;
-    let q = Array2::from_shape_vec((n_items, k), f.item_factors).map_err(shape_err)?;
+    let p = factor_matrix(py, n_users, k, f.user_factors)?;
+    let q = factor_matrix(py, n_items, k, f.item_factors)?;
     let history = f
         .history
         .iter()
         .map(|h| (h.iteration, h.train_rmse, h.seconds))
         .collect();
     Ok((
-        p.into_pyarray(py),
-        q.into_pyarray(py),
+        p,
+        q,
         Array1::from(f.user_bias).into_pyarray(py),
         Array1::from(f.item_bias).into_pyarray(py),
         f.global_mean,
@@ -111,15 +108,7 @@ pub fn als_update<'py>(
     biased: bool,
     n_threads: Option<i64>,
 ) -> PyResult<AlsUpdateOutput<'py>> {
-    let (n_users, k) = (user_factors.shape()[0], user_factors.shape()[1]);
-    let n_items = item_factors.shape()[0];
-    if item_factors.shape()[1] != k {
-        return Err(PyFunkErr(funkrs_core::FunkError::Shape(format!(
-            "user_factors have {k} columns, item_factors {}",
-            item_factors.shape()[1]
-        )))
-        .into());
-    }
+    let (n_users, n_items, k) = factor_shapes(&user_factors, &item_factors)?;
     let model = als::AlsModel {
         n_factors: k,
         user_factors: user_factors.as_slice()?,
@@ -144,13 +133,11 @@ pub fn als_update<'py>(
     let f = enter_interruptible(py, n_threads, |par, check| {
         als::update(&model, &inc, reg, n_iter, par, check)
     })?;
-    let shape_err =
-        |e: numpy::ndarray::ShapeError| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
-    let p = Array2::from_shape_vec((n_users, k), f.user_factors).map_err(shape_err)?;
-    let q = Array2::from_shape_vec((n_items, k), f.item_factors).map_err(shape_err)?;
+    let p = factor_matrix(py, n_users, k, f.user_factors)?;
+    let q = factor_matrix(py, n_items, k, f.item_factors)?;
     Ok((
-        p.into_pyarray(py),
-        q.into_pyarray(py),
+        p,
+        q,
         Array1::from(f.user_bias).into_pyarray(py),
         Array1::from(f.item_bias).into_pyarray(py),
         f.history.iter().map(|h| h.seconds).collect(),

@@ -3,10 +3,10 @@
 use funkrs_core::ials::{self, IalsParams};
 use funkrs_core::increment::Increment;
 use funkrs_core::Interactions;
-use numpy::ndarray::Array2;
-use numpy::{IntoPyArray, PyArray2, PyReadonlyArray1, PyReadonlyArray2, PyUntypedArrayMethods};
+use numpy::{PyArray2, PyReadonlyArray1, PyReadonlyArray2};
 use pyo3::prelude::*;
 
+use crate::arrays::{factor_matrix, factor_shapes};
 use crate::enter::enter_interruptible;
 use crate::errors::PyFunkErr;
 
@@ -53,12 +53,10 @@ pub fn ials_fit<'py>(
         ials::fit(&data, &params, par, check)
     })?;
     let k = f.n_factors;
-    let shape_err =
-        |e: numpy::ndarray::ShapeError| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
-    let x = Array2::from_shape_vec((n_users, k), f.user_factors).map_err(shape_err)?;
-    let y = Array2::from_shape_vec((n_items, k), f.item_factors).map_err(shape_err)?;
+    let x = factor_matrix(py, n_users, k, f.user_factors)?;
+    let y = factor_matrix(py, n_items, k, f.item_factors)?;
     let seconds = f.history.iter().map(|s| s.seconds).collect();
-    Ok((x.into_pyarray(py), y.into_pyarray(py), seconds))
+    Ok((x, y, seconds))
 }
 
 /// Updates implicit-ALS factors with new interactions (see `funkrs_core::ials::update`);
@@ -85,15 +83,7 @@ pub fn ials_update<'py>(
     n_iter: usize,
     n_threads: Option<i64>,
 ) -> PyResult<IalsOutput<'py>> {
-    let (n_users, k) = (user_factors.shape()[0], user_factors.shape()[1]);
-    let n_items = item_factors.shape()[0];
-    if item_factors.shape()[1] != k {
-        return Err(PyFunkErr(funkrs_core::FunkError::Shape(format!(
-            "user_factors have {k} columns, item_factors {}",
-            item_factors.shape()[1]
-        )))
-        .into());
-    }
+    let (n_users, n_items, k) = factor_shapes(&user_factors, &item_factors)?;
     let params = IalsParams {
         n_factors: k.max(1),
         reg,
@@ -118,10 +108,8 @@ pub fn ials_update<'py>(
             x, y, k, &inc, &params, old_weight, cg_steps, n_iter, par, check,
         )
     })?;
-    let shape_err =
-        |e: numpy::ndarray::ShapeError| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
-    let x = Array2::from_shape_vec((n_users, k), f.user_factors).map_err(shape_err)?;
-    let y = Array2::from_shape_vec((n_items, k), f.item_factors).map_err(shape_err)?;
+    let x = factor_matrix(py, n_users, k, f.user_factors)?;
+    let y = factor_matrix(py, n_items, k, f.item_factors)?;
     let seconds = f.history.iter().map(|s| s.seconds).collect();
-    Ok((x.into_pyarray(py), y.into_pyarray(py), seconds))
+    Ok((x, y, seconds))
 }

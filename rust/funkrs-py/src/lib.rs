@@ -8,6 +8,7 @@
 #![allow(clippy::needless_pass_by_value)]
 
 mod als;
+mod arrays;
 mod defaults;
 mod enter;
 mod errors;

@@ -8,6 +8,7 @@ use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
+use crate::arrays::factor_matrix;
 use crate::enter::enter;
 use crate::errors::PyFunkErr;
 
@@ -173,20 +174,16 @@ pub fn sgd_fit<'py>(
     }
     let f = res?;
     let k = f.n_factors;
-    let shape_err =
-        |e: numpy::ndarray::ShapeError| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
-    let p =
-        numpy::ndarray::Array2::from_shape_vec((n_users, k), f.user_factors).map_err(shape_err)?;
-    let q =
-        numpy::ndarray::Array2::from_shape_vec((n_items, k), f.item_factors).map_err(shape_err)?;
+    let p = factor_matrix(py, n_users, k, f.user_factors)?;
+    let q = factor_matrix(py, n_items, k, f.item_factors)?;
     let history = f
         .history
         .iter()
         .map(|s| stats_dict(py, s))
         .collect::<PyResult<Vec<_>>>()?;
     Ok((
-        p.into_pyarray(py),
-        q.into_pyarray(py),
+        p,
+        q,
         f.user_bias.into_pyarray(py),
         f.item_bias.into_pyarray(py),
         f.global_mean,
@@ -233,18 +230,7 @@ pub fn sgd_update<'py>(
     reshuffle: bool,
     n_threads: Option<i64>,
 ) -> PyResult<UpdateOutput<'py>> {
-    use numpy::PyUntypedArrayMethods;
-    let (n_users, k) = (user_factors.shape()[0], user_factors.shape()[1]);
-    let n_items = item_factors.shape()[0];
-    if item_factors.shape()[1] != k {
-        return Err(crate::errors::funkrs_error(
-            "ShapeError",
-            format!(
-                "user_factors have {k} columns, item_factors {}",
-                item_factors.shape()[1]
-            ),
-        ));
-    }
+    let (n_users, n_items, k) = crate::arrays::factor_shapes(&user_factors, &item_factors)?;
     let contiguous = |name: &str| {
         crate::errors::funkrs_error("ShapeError", format!("{name} must be C-contiguous"))
     };
@@ -286,20 +272,16 @@ pub fn sgd_update<'py>(
         return Err(e);
     }
     let f = res?;
-    let shape_err =
-        |e: numpy::ndarray::ShapeError| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
-    let p =
-        numpy::ndarray::Array2::from_shape_vec((n_users, k), f.user_factors).map_err(shape_err)?;
-    let q =
-        numpy::ndarray::Array2::from_shape_vec((n_items, k), f.item_factors).map_err(shape_err)?;
+    let p = factor_matrix(py, n_users, k, f.user_factors)?;
+    let q = factor_matrix(py, n_items, k, f.item_factors)?;
     let history = f
         .history
         .iter()
         .map(|s| stats_dict(py, s))
         .collect::<PyResult<Vec<_>>>()?;
     Ok((
-        p.into_pyarray(py),
-        q.into_pyarray(py),
+        p,
+        q,
         f.user_bias.into_pyarray(py),
         f.item_bias.into_pyarray(py),
         history,

@@ -3,10 +3,11 @@
 use funkrs_core::nmf::{self, NmfParams};
 use funkrs_core::svdpp::{self, FittedFactors, SvdppParams};
 use funkrs_core::{FunkError, Interactions, Par};
-use numpy::ndarray::{Array1, Array2};
+use numpy::ndarray::Array1;
 use numpy::{IntoPyArray, PyArray1, PyArray2, PyReadonlyArray1};
 use pyo3::prelude::*;
 
+use crate::arrays::factor_matrix;
 use crate::enter::enter_interruptible;
 use crate::errors::PyFunkErr;
 
@@ -32,13 +33,11 @@ fn run(
 ) -> PyResult<FitOutput<'_>> {
     let f = enter_interruptible(py, n_threads, fit)?;
     let k = f.n_factors;
-    let shape_err =
-        |e: numpy::ndarray::ShapeError| pyo3::exceptions::PyRuntimeError::new_err(e.to_string());
-    let p = Array2::from_shape_vec((n_users, k), f.user_factors).map_err(shape_err)?;
-    let q = Array2::from_shape_vec((n_items, k), f.item_factors).map_err(shape_err)?;
+    let p = factor_matrix(py, n_users, k, f.user_factors)?;
+    let q = factor_matrix(py, n_items, k, f.item_factors)?;
     Ok((
-        p.into_pyarray(py),
-        q.into_pyarray(py),
+        p,
+        q,
         Array1::from_vec(f.user_bias).into_pyarray(py),
         Array1::from_vec(f.item_bias).into_pyarray(py),
         f64::from(f.global_mean),
